@@ -1,0 +1,21 @@
+/**
+ * The HTTP surface: public API (beacons), admin API, demo site. Routes are mounted sub-apps;
+ * every failure is rendered in one place as the JSON error shape.
+ */
+import { Hono } from "hono";
+import { renderError, renderNotFound } from "./http/errors";
+import { publicCors } from "./http/origin";
+import { adminRoutes } from "./routes/admin";
+import { collectRoutes } from "./routes/collect";
+import { demoSiteRoutes } from "./routes/demo-site";
+
+export const app = new Hono<{ Bindings: Env }>();
+
+app.onError(renderError);
+app.notFound(renderNotFound);
+
+app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : publicCors(c, next)));
+app.use("/beacon/*", publicCors);
+app.route("/", collectRoutes);
+app.route("/v1/admin", adminRoutes);
+app.route("/", demoSiteRoutes);

@@ -1,0 +1,190 @@
+/**
+ * From a raw Segment event to what a visitor stores: validated, with a message id, a trusted
+ * timestamp, the page path and the visitor it belongs to. Pure: the clock is passed in.
+ */
+import * as v from "valibot";
+import { describeIssues, EventSchema, type EventContext, type EventType, type SegmentEvent } from "../../schema";
+import type { MatchableEvent } from "./journey";
+
+/** Clients' clocks drift; past this much in the future a timestamp is not believed. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/** An event as a VisitorObject stores it. */
+export type VisitorEvent = MatchableEvent & {
+	messageId: string;
+	type: EventType;
+	/** When it happened (epoch ms), after clock-skew correction and clamping. */
+	timestamp: number;
+	receivedAt: number;
+	userId: string | null;
+	anonymousId: string | null;
+	/** The event as sent, minus what must not be kept (write key, IP address). */
+	body: Record<string, unknown>;
+};
+
+/** Whose Durable Object an event goes to: the user when known, else the anonymous visitor. */
+export type VisitorKey = { kind: "user" | "anonymous"; id: string };
+
+export type NormalizeInput = {
+	raw: unknown;
+	receivedAt: number;
+	/** `sentAt` of the enclosing batch, used for clock-skew correction. */
+	batchSentAt?: string | null | undefined;
+	/** Batch-level `context`, merged under each event's own. */
+	batchContext?: EventContext | undefined;
+	/** The type implied by the path (`/v1/track`), for bodies that leave `type` out. */
+	impliedType?: EventType | undefined;
+	/** Generates a message id for events sent without one. */
+	newId: () => string;
+};
+
+export type NormalizeResult =
+	| { ok: true; event: VisitorEvent; key: VisitorKey; warnings: string[] }
+	| { ok: false; error: string };
+
+export function normalizeEvent(input: NormalizeInput): NormalizeResult {
+	const { raw, receivedAt } = input;
+	if (!isPlainObject(raw)) {
+		return { ok: false, error: "an event must be a JSON object" };
+	}
+	const candidate: Record<string, unknown> = { ...raw };
+	if (candidate.type === undefined && input.impliedType) candidate.type = input.impliedType;
+	if (input.batchContext && (candidate.context === undefined || isPlainObject(candidate.context))) {
+		candidate.context = { ...input.batchContext, ...(candidate.context as object | undefined) };
+	}
+	const parsed = v.safeParse(EventSchema, candidate);
+	if (!parsed.success) {
+		return { ok: false, error: describeIssues(parsed.issues).map(formatIssue).join("; ") };
+	}
+	const event = parsed.output;
+	const warnings: string[] = [];
+	const timestamp = eventTime(event, input.batchSentAt, receivedAt, warnings);
+	const messageId = event.messageId ?? input.newId();
+	const body = storedBody(event, candidate);
+	const properties = eventProperties(event);
+	const key: VisitorKey = event.userId ? { kind: "user", id: event.userId } : { kind: "anonymous", id: event.anonymousId ?? "" };
+
+	return {
+		ok: true,
+		key,
+		warnings,
+		event: {
+			messageId,
+			type: event.type,
+			name: eventName(event),
+			path: pagePath(event, properties),
+			properties,
+			timestamp,
+			receivedAt,
+			userId: event.userId ?? null,
+			anonymousId: event.anonymousId ?? null,
+			body: { ...body, messageId, timestamp: new Date(timestamp).toISOString() },
+		},
+	};
+}
+
+function formatIssue(issue: { path: string; message: string }): string {
+	return issue.path === "(root)" ? issue.message : `${issue.path}: ${issue.message}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+	return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function eventName(event: SegmentEvent): string | null {
+	if (event.type === "track") return event.event;
+	if (event.type === "page" || event.type === "screen") {
+		return event.name ?? (typeof event.properties?.name === "string" ? event.properties.name : null);
+	}
+	return null;
+}
+
+/** What match rules test: a track's or page's properties, an identify's or group's traits. */
+function eventProperties(event: SegmentEvent): Record<string, unknown> {
+	switch (event.type) {
+		case "track":
+		case "page":
+		case "screen":
+			return event.properties ?? {};
+		case "identify":
+		case "group":
+			return event.traits ?? {};
+		case "alias":
+			return {};
+	}
+}
+
+/** The path of the page the event happened on: `context.page`, else a page's own properties. */
+function pagePath(event: SegmentEvent, properties: Record<string, unknown>): string | null {
+	const page = event.context?.page;
+	const path = page?.path ?? stringOrNull(properties.path);
+	if (path) return cleanPath(path);
+	const url = page?.url ?? stringOrNull(properties.url);
+	if (url) {
+		try {
+			return cleanPath(new URL(url).pathname);
+		} catch {
+			return null;
+		}
+	}
+	return null;
+}
+
+function stringOrNull(value: unknown): string | null {
+	return typeof value === "string" ? value : null;
+}
+
+function cleanPath(path: string): string {
+	const bare = path.split(/[?#]/, 1)[0] ?? "";
+	return bare.startsWith("/") ? bare : `/${bare}`;
+}
+
+/**
+ * Segment's rules: an explicit `timestamp` is trusted; otherwise `originalTimestamp` is
+ * corrected by the client's clock skew (`sentAt` vs. the time received); otherwise it is now.
+ */
+function eventTime(
+	event: SegmentEvent,
+	batchSentAt: string | null | undefined,
+	receivedAt: number,
+	warnings: string[],
+): number {
+	let time = receivedAt;
+	if (event.timestamp) {
+		time = parseTime(event.timestamp, "timestamp", receivedAt, warnings);
+	} else if (event.originalTimestamp) {
+		const original = parseTime(event.originalTimestamp, "originalTimestamp", receivedAt, warnings);
+		const sentAtText = event.sentAt ?? batchSentAt;
+		const sentAt = sentAtText ? Date.parse(sentAtText) : Number.NaN;
+		time = Number.isNaN(sentAt) ? original : receivedAt - (sentAt - original);
+	}
+	if (time > receivedAt + MAX_FUTURE_SKEW_MS) {
+		warnings.push(
+			`timestamp ${new Date(time).toISOString()} is in the future; stored as the time received, ${new Date(receivedAt).toISOString()}`,
+		);
+		return receivedAt;
+	}
+	return time;
+}
+
+function parseTime(text: string, field: string, fallback: number, warnings: string[]): number {
+	const time = Date.parse(text);
+	if (Number.isNaN(time)) {
+		warnings.push(`${field} '${text.slice(0, 40)}' is not a date; stored as the time received`);
+		return fallback;
+	}
+	return time;
+}
+
+/** The event to keep in history: as sent, without the write key or the visitor's IP address. */
+function storedBody(event: SegmentEvent, sent: Record<string, unknown>): Record<string, unknown> {
+	const { writeKey: _writeKey, ...rest } = sent;
+	const context = event.context ? { ...event.context } : undefined;
+	if (context) delete (context as Record<string, unknown>).ip;
+	return { ...rest, type: event.type, userId: event.userId ?? null, anonymousId: event.anonymousId ?? null, ...(context ? { context } : {}) };
+}
+
+/** The Durable Object name of a visitor: one object per site and visitor. */
+export function visitorObjectName(site: string, key: VisitorKey): string {
+	return `${site}\u0000${key.kind}\u0000${key.id}`;
+}

@@ -1,0 +1,314 @@
+/**
+ * One Durable Object per (site, visitor): the visitor's events, journey progress and CTA
+ * exposure in SQLite. Thin around the pure journey logic in `core/journey`.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { SiteConfig } from "../../schema";
+import type { VisitorEvent, VisitorKey } from "../core/events";
+import {
+	diffProgress,
+	evaluateJourney,
+	journeyProgress,
+	matchRule,
+	siteRules,
+	type JourneyProgress,
+	type ProgressChange,
+} from "../core/journey";
+import { ctaFeedback } from "../core/cta-feedback";
+import { hasTables, migrate, Sql, type Migrations } from "./sql";
+
+/** Events kept in full per visitor; counters stay exact beyond it. */
+export const HISTORY_LIMIT = 200;
+
+const MIGRATIONS: Migrations = [
+	`CREATE TABLE visitor (
+		singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+		site TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT,
+		first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, event_count INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE anonymous_ids (anonymous_id TEXT PRIMARY KEY);
+	CREATE TABLE message_ids (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
+	CREATE TABLE events (
+		message_id TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL
+	);
+	CREATE INDEX events_by_time ON events (timestamp DESC, message_id DESC);
+	CREATE TABLE event_counts (type TEXT NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (type, name));
+	CREATE TABLE rule_hits (
+		rule_key TEXT NOT NULL, timestamp INTEGER NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (rule_key, message_id)
+	);
+	CREATE TABLE progress (journey TEXT NOT NULL, step TEXT NOT NULL, reached_at INTEGER NOT NULL, PRIMARY KEY (journey, step));
+	CREATE TABLE cta_exposure (
+		cta_id TEXT NOT NULL, variant_id TEXT NOT NULL,
+		views INTEGER NOT NULL DEFAULT 0, clicks INTEGER NOT NULL DEFAULT 0, dismissals INTEGER NOT NULL DEFAULT 0,
+		first_viewed_at INTEGER, last_viewed_at INTEGER, last_clicked_at INTEGER, dismissed_at INTEGER,
+		PRIMARY KEY (cta_id, variant_id)
+	);`,
+];
+
+export type IngestInput = { site: SiteConfig; key: VisitorKey; events: readonly VisitorEvent[] };
+export type IngestResult = { accepted: number; duplicates: number; changes: ProgressChange[] };
+
+export type VisitorProfile = {
+	id: string;
+	userId: string | null;
+	anonymousIds: string[];
+	firstSeen: string;
+	lastSeen: string;
+	eventCount: number;
+	/** Exact counts per event type and name (`null` for unnamed pages, identifies, …). */
+	eventCounts: { type: string; name: string | null; count: number }[];
+	journeys: { id: string; completed: { step: string; at: string }[]; progress: number }[];
+	events: Record<string, unknown>[];
+	ctas: {
+		id: string;
+		variant: string | null;
+		views: number;
+		clicks: number;
+		dismissed: boolean;
+		firstViewedAt: string | null;
+		lastViewedAt: string | null;
+		lastClickedAt: string | null;
+		dismissedAt: string | null;
+	}[];
+};
+
+type VisitorRow = {
+	site: string;
+	kind: string;
+	id: string;
+	user_id: string | null;
+	first_seen: number;
+	last_seen: number;
+	event_count: number;
+};
+type ProgressRow = { journey: string; step: string; reached_at: number };
+type HitRow = { rule_key: string; timestamp: number };
+type ExposureRow = {
+	cta_id: string;
+	variant_id: string;
+	views: number;
+	clicks: number;
+	dismissals: number;
+	first_viewed_at: number | null;
+	last_viewed_at: number | null;
+	last_clicked_at: number | null;
+	dismissed_at: number | null;
+};
+
+export class VisitorObject extends DurableObject<Env> {
+	private readonly sql: Sql;
+	private schemaReady = false;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.sql = new Sql(ctx.storage.sql);
+	}
+
+	/**
+	 * Stores new events (a `messageId` already stored counts as a duplicate) and re-evaluates
+	 * the journeys. Everything happens in one synchronous block, so it commits atomically.
+	 */
+	ingest({ site, key, events }: IngestInput): IngestResult {
+		this.ensureSchema();
+		const rules = siteRules(site);
+		const touchedRules = new Set<string>();
+		let accepted = 0;
+		let duplicates = 0;
+
+		for (const event of events) {
+			if (this.sql.run("INSERT OR IGNORE INTO message_ids (message_id) VALUES (?)", event.messageId) === 0) {
+				duplicates++;
+				continue;
+			}
+			accepted++;
+			this.recordEvent(site, key, event);
+			for (const [ruleKey, rule] of rules) {
+				if (!matchRule(rule, event)) continue;
+				this.sql.run(
+					"INSERT OR IGNORE INTO rule_hits (rule_key, timestamp, message_id) VALUES (?, ?, ?)",
+					ruleKey,
+					event.timestamp,
+					event.messageId,
+				);
+				touchedRules.add(ruleKey);
+			}
+		}
+		if (accepted === 0) return { accepted, duplicates, changes: [] };
+
+		for (const ruleKey of touchedRules) {
+			// Only the earliest `count` hits of a rule can ever decide when a step is reached.
+			this.sql.run(
+				`DELETE FROM rule_hits WHERE rule_key = ?1 AND message_id NOT IN
+				 (SELECT message_id FROM rule_hits WHERE rule_key = ?1 ORDER BY timestamp, message_id LIMIT ?2)`,
+				ruleKey,
+				rules.get(ruleKey)?.count ?? 1,
+			);
+		}
+		this.sql.run(
+			`DELETE FROM events WHERE message_id IN
+			 (SELECT message_id FROM events ORDER BY timestamp DESC, message_id DESC LIMIT -1 OFFSET ?)`,
+			HISTORY_LIMIT,
+		);
+		return { accepted, duplicates, changes: this.updateProgress(site) };
+	}
+
+	/** Everything an operator may see about the visitor, or null for one never seen. */
+	profile(site: SiteConfig, options: { eventLimit: number }): VisitorProfile | null {
+		if (!this.readable()) return null;
+		const visitor = this.sql.one<VisitorRow>("SELECT * FROM visitor");
+		if (!visitor) return null;
+		const progress = this.storedProgress();
+		const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
+
+		return {
+			id: visitor.id,
+			userId: visitor.kind === "user" ? visitor.id : visitor.user_id,
+			anonymousIds: this.sql
+				.all<{ anonymous_id: string }>("SELECT anonymous_id FROM anonymous_ids ORDER BY anonymous_id")
+				.map((row) => row.anonymous_id),
+			firstSeen: new Date(visitor.first_seen).toISOString(),
+			lastSeen: new Date(visitor.last_seen).toISOString(),
+			eventCount: visitor.event_count,
+			eventCounts: this.sql
+				.all<{ type: string; name: string; count: number }>("SELECT type, name, count FROM event_counts ORDER BY count DESC, type, name")
+				.map((row) => ({ ...row, name: row.name || null })),
+			journeys: site.journeys.map((journey) => {
+				const reached = progress.get(journey.id) ?? new Map<string, number>();
+				const order = journey.steps.map((step) => step.id);
+				const completed = [...reached]
+					.filter(([step]) => order.includes(step))
+					.sort(([a, atA], [b, atB]) => atA - atB || order.indexOf(a) - order.indexOf(b))
+					.map(([step, at]) => ({ step, at: new Date(at).toISOString() }));
+				return { id: journey.id, completed, progress: journeyProgress(journey, reached) };
+			}),
+			events: this.sql
+				.all<{ body: string; received_at: number }>(
+					"SELECT body, received_at FROM events ORDER BY timestamp DESC, message_id DESC LIMIT ?",
+					options.eventLimit,
+				)
+				.map((row) => ({ ...(JSON.parse(row.body) as Record<string, unknown>), receivedAt: iso(row.received_at) })),
+			ctas: this.sql
+				.all<ExposureRow>("SELECT * FROM cta_exposure ORDER BY last_viewed_at DESC, cta_id, variant_id")
+				.map((row) => ({
+					id: row.cta_id,
+					variant: row.variant_id || null,
+					views: row.views,
+					clicks: row.clicks,
+					dismissed: row.dismissals > 0,
+					firstViewedAt: iso(row.first_viewed_at),
+					lastViewedAt: iso(row.last_viewed_at),
+					lastClickedAt: iso(row.last_clicked_at),
+					dismissedAt: iso(row.dismissed_at),
+				})),
+		};
+	}
+
+	/** Erases everything stored about the visitor. Returns whether there was anything. */
+	async erase(): Promise<boolean> {
+		const existed = this.readable() && this.sql.one("SELECT 1 AS found FROM visitor") !== undefined;
+		await this.ctx.storage.deleteAlarm();
+		await this.ctx.storage.deleteAll();
+		this.schemaReady = false;
+		return existed;
+	}
+
+	private ensureSchema(): void {
+		if (this.schemaReady) return;
+		migrate(this.sql, MIGRATIONS);
+		this.schemaReady = true;
+	}
+
+	/** Reads never create tables: probing for a visitor must leave no trace. */
+	private readable(): boolean {
+		return this.schemaReady || hasTables(this.sql);
+	}
+
+	private recordEvent(site: SiteConfig, key: VisitorKey, event: VisitorEvent): void {
+		this.sql.run(
+			`INSERT INTO visitor (singleton, site, kind, id, user_id, first_seen, last_seen, event_count)
+			 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?5, 1)
+			 ON CONFLICT (singleton) DO UPDATE SET
+			   event_count = event_count + 1,
+			   first_seen = min(first_seen, excluded.first_seen),
+			   last_seen = max(last_seen, excluded.last_seen),
+			   user_id = coalesce(excluded.user_id, user_id)`,
+			site.id,
+			key.kind,
+			key.id,
+			event.userId,
+			event.timestamp,
+		);
+		if (event.anonymousId !== null && key.kind === "user") {
+			this.sql.run("INSERT OR IGNORE INTO anonymous_ids (anonymous_id) VALUES (?)", event.anonymousId);
+		}
+		this.sql.run(
+			"INSERT INTO events (message_id, timestamp, received_at, body) VALUES (?, ?, ?, ?)",
+			event.messageId,
+			event.timestamp,
+			event.receivedAt,
+			JSON.stringify(event.body),
+		);
+		this.sql.run(
+			`INSERT INTO event_counts (type, name, count) VALUES (?, ?, 1)
+			 ON CONFLICT (type, name) DO UPDATE SET count = count + 1`,
+			event.type,
+			event.name ?? "",
+		);
+		const feedback = ctaFeedback(event);
+		if (feedback) this.recordCtaFeedback(feedback.action, feedback.ctaId, feedback.variantId, event.timestamp);
+	}
+
+	private recordCtaFeedback(action: "viewed" | "clicked" | "dismissed", ctaId: string, variantId: string, at: number) {
+		this.sql.run(
+			`INSERT INTO cta_exposure (cta_id, variant_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
+			ctaId,
+			variantId,
+		);
+		const update = {
+			viewed: `views = views + 1, first_viewed_at = min(coalesce(first_viewed_at, ?1), ?1),
+			         last_viewed_at = max(coalesce(last_viewed_at, ?1), ?1)`,
+			clicked: `clicks = clicks + 1, last_clicked_at = max(coalesce(last_clicked_at, ?1), ?1)`,
+			dismissed: `dismissals = dismissals + 1, dismissed_at = min(coalesce(dismissed_at, ?1), ?1)`,
+		}[action];
+		this.sql.run(`UPDATE cta_exposure SET ${update} WHERE cta_id = ?2 AND variant_id = ?3`, at, ctaId, variantId);
+	}
+
+	private storedProgress(): Map<string, JourneyProgress> {
+		const byJourney = new Map<string, JourneyProgress>();
+		for (const row of this.sql.all<ProgressRow>("SELECT journey, step, reached_at FROM progress")) {
+			let steps = byJourney.get(row.journey);
+			if (!steps) byJourney.set(row.journey, (steps = new Map()));
+			steps.set(row.step, row.reached_at);
+		}
+		return byJourney;
+	}
+
+	/** Re-evaluates every journey from the stored hits and writes what changed. */
+	private updateProgress(site: SiteConfig): ProgressChange[] {
+		const hits = new Map<string, number[]>();
+		for (const row of this.sql.all<HitRow>("SELECT rule_key, timestamp FROM rule_hits ORDER BY timestamp, message_id")) {
+			let times = hits.get(row.rule_key);
+			if (!times) hits.set(row.rule_key, (times = []));
+			times.push(row.timestamp);
+		}
+		const before = this.storedProgress();
+		const changes: ProgressChange[] = [];
+		for (const journey of site.journeys) {
+			changes.push(...diffProgress(journey, before.get(journey.id) ?? new Map(), evaluateJourney(journey, hits)));
+		}
+		for (const change of changes) {
+			if (change.to === null) {
+				this.sql.run("DELETE FROM progress WHERE journey = ? AND step = ?", change.journey, change.step);
+			} else {
+				this.sql.run(
+					`INSERT INTO progress (journey, step, reached_at) VALUES (?, ?, ?)
+					 ON CONFLICT (journey, step) DO UPDATE SET reached_at = excluded.reached_at`,
+					change.journey,
+					change.step,
+					change.to,
+				);
+			}
+		}
+		return changes;
+	}
+}

@@ -1,0 +1,87 @@
+/**
+ * Operators: site configs and visitor profiles. Every route needs the admin token.
+ */
+import { Hono } from "hono";
+import { parseSiteConfig, type SiteConfig } from "../../schema";
+import { visitorObjectName, type VisitorKey } from "../core/events";
+import { requireAdmin } from "../http/admin-auth";
+import { readJsonBody } from "../http/body";
+import { ApiError } from "../http/errors";
+import { siteById, storeSite } from "../site-directory";
+import { HISTORY_LIMIT } from "../objects/visitor-object";
+
+const MAX_CONFIG_BYTES = 256 * 1024;
+const DEFAULT_EVENT_LIMIT = 50;
+
+export const adminRoutes = new Hono<{ Bindings: Env }>();
+adminRoutes.use("*", requireAdmin);
+
+adminRoutes.get("/sites/:site", async (c) => {
+	const site = await requireSite(c.env, c.req.param("site"));
+	c.header("Nudge-Config-Source", site.source);
+	return c.json(site.config);
+});
+
+adminRoutes.put("/sites/:site", async (c) => {
+	const id = c.req.param("site");
+	const result = parseSiteConfig(await readJsonBody(c.req.raw, MAX_CONFIG_BYTES));
+	if (!result.ok) throw new ApiError(400, "invalid_config", "The site config is invalid.", result.issues);
+	if (result.config.id !== id) {
+		throw new ApiError(400, "invalid_config", `The config's id '${result.config.id}' does not match the URL's site '${id}'.`, [
+			{ path: "id", message: `must be '${id}'` },
+		]);
+	}
+	const stored = await storeSite(c.env, result.config);
+	if (!stored.ok) {
+		throw new ApiError(409, "write_key_in_use", `Write key '${stored.conflict.writeKey}' belongs to site '${stored.conflict.site}'.`, [
+			{ path: `writeKeys[${result.config.writeKeys.indexOf(stored.conflict.writeKey)}]`, message: "used by another site" },
+		]);
+	}
+	c.header("Nudge-Config-Source", "stored");
+	return c.json(stored.site.config, stored.created ? 201 : 200);
+});
+
+adminRoutes.get("/sites/:site/visitors/:id", async (c) => {
+	const { config } = await requireSite(c.env, c.req.param("site"));
+	const limit = parseLimit(c.req.query("limit"));
+	for (const stub of visitorStubs(c.env, config, c.req.param("id"))) {
+		const profile = await stub.profile(config, { eventLimit: limit });
+		if (profile) return c.json(profile);
+	}
+	throw visitorNotFound(c.req.param("id"));
+});
+
+adminRoutes.delete("/sites/:site/visitors/:id", async (c) => {
+	const { config } = await requireSite(c.env, c.req.param("site"));
+	const erased = await Promise.all(visitorStubs(c.env, config, c.req.param("id")).map((stub) => stub.erase()));
+	if (!erased.some(Boolean)) throw visitorNotFound(c.req.param("id"));
+	return c.json({ deleted: true, id: c.req.param("id") });
+});
+
+async function requireSite(env: Env, id: string) {
+	const site = await siteById(env, id);
+	if (!site) throw new ApiError(404, "site_not_found", `No site '${id}'.`);
+	return site;
+}
+
+/** `:id` may be a userId or an anonymousId: the user's object is asked first. */
+function visitorStubs(env: Env, site: SiteConfig, id: string) {
+	const keys: VisitorKey[] = [
+		{ kind: "user", id },
+		{ kind: "anonymous", id },
+	];
+	return keys.map((key) => env.VISITORS.get(env.VISITORS.idFromName(visitorObjectName(site.id, key))));
+}
+
+function visitorNotFound(id: string): ApiError {
+	return new ApiError(404, "visitor_not_found", `No visitor '${id}' has been seen on this site.`);
+}
+
+function parseLimit(text: string | undefined): number {
+	if (text === undefined) return DEFAULT_EVENT_LIMIT;
+	const limit = Number(text);
+	if (!Number.isInteger(limit) || limit < 0 || limit > HISTORY_LIMIT) {
+		throw new ApiError(400, "invalid_limit", `limit must be an integer from 0 to ${HISTORY_LIMIT}.`);
+	}
+	return limit;
+}
