@@ -182,6 +182,25 @@ export const SiteConfigSchema = v.strictObject({
 		0,
 	),
 	journeys: v.pipe(v.array(JourneySchema), v.minLength(1), v.maxLength(20)),
+	rollups: v.optional(
+		v.strictObject({
+			shards: v.optional(
+				v.pipe(
+					v.number(),
+					v.integer(),
+					v.minValue(1),
+					v.maxValue(64),
+					v.description("Rollup shards per journey; may grow but never shrink once visitors are counted."),
+				),
+				8,
+			),
+			retentionDays: v.optional(
+				v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3650), v.description("Days of funnel data kept.")),
+				400,
+			),
+		}),
+		{},
+	),
 	ctas: v.optional(v.pipe(v.array(CtaSchema), v.maxLength(200)), []),
 });
 

@@ -77,8 +77,16 @@ describe("site config through the admin API", () => {
 		expect(await res.json()).toMatchObject({ error: { code: "write_key_in_use", details: [{ path: "writeKeys[0]" }] } });
 	});
 
-	it("the demo journey still works after the demo config is stored unchanged", async () => {
-		expect((await put("demo", demo)).status).toBe(200);
+	it("refuses to shrink the rollup shard count, which would move counted visitors", async () => {
+		const res = await put("demo", { ...demo, rollups: { shards: 4 } });
+		expect(res.status).toBe(400);
+		expect(await res.json()).toMatchObject({ error: { details: [{ path: "rollups.shards" }] } });
+		expect((await put("demo", { ...demo, rollups: { shards: 12 } })).status).toBe(200);
+		expect((await put("demo", { ...demo, rollups: { shards: 12 } })).status).toBe(200);
+	});
+
+	it("the demo journey still works after the demo config is stored again", async () => {
+		expect((await put("demo", { ...demo, rollups: { shards: 12 } })).status).toBe(200);
 		const visitor = uniqueId();
 		await beacon(pageView(visitor, "/blog/a"));
 		expect(await completedSteps(visitor)).toEqual(["engaged"]);

@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { visitorObjectName } from "../worker/core/events";
+import { visitorStub } from "../worker/objects/names";
 import { HISTORY_LIMIT } from "../worker/objects/visitor-object";
 import { admin, beacon, pageView, profileOf, track, uniqueId } from "./helpers";
 
@@ -122,7 +122,7 @@ describe("DELETE /v1/admin/sites/:site/visitors/:id", () => {
 		expect(await res.json()).toEqual({ deleted: true, id: visitor });
 
 		expect((await admin(`/sites/demo/visitors/${visitor}`)).status).toBe(404);
-		const stub = env.VISITORS.get(env.VISITORS.idFromName(visitorObjectName("demo", { kind: "anonymous", id: visitor })));
+		const stub = visitorStub(env, "demo", { kind: "anonymous", id: visitor });
 		const tables = await runInDurableObject(stub, (_, state) =>
 			state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").toArray(),
 		);

@@ -4,6 +4,7 @@
  */
 import * as v from "valibot";
 import { describeIssues, EventSchema, type EventContext, type EventType, type SegmentEvent } from "../../schema";
+import { readTouch, type FirstTouch } from "./first-touch";
 import type { MatchableEvent } from "./journey";
 
 /** Clients' clocks drift; past this much in the future a timestamp is not believed. */
@@ -18,6 +19,8 @@ export type VisitorEvent = MatchableEvent & {
 	receivedAt: number;
 	userId: string | null;
 	anonymousId: string | null;
+	/** Where the visitor came from, as far as this event tells. */
+	touch: FirstTouch;
 	/** The event as sent, minus what must not be kept (write key, IP address). */
 	body: Record<string, unknown>;
 };
@@ -36,6 +39,10 @@ export type NormalizeInput = {
 	impliedType?: EventType | undefined;
 	/** Generates a message id for events sent without one. */
 	newId: () => string;
+	/** The request's country from the edge (`request.cf.country`). */
+	country?: string | null | undefined;
+	/** The request's User-Agent, used when the event's context has none. */
+	userAgent?: string | null | undefined;
 };
 
 export type NormalizeResult =
@@ -78,6 +85,13 @@ export function normalizeEvent(input: NormalizeInput): NormalizeResult {
 			receivedAt,
 			userId: event.userId ?? null,
 			anonymousId: event.anonymousId ?? null,
+			touch: readTouch({
+				campaign: event.context?.campaign,
+				pageUrl: event.context?.page?.url ?? stringOrNull(properties.url),
+				referrer: event.context?.page?.referrer ?? stringOrNull(properties.referrer),
+				country: input.country,
+				userAgent: event.context?.userAgent ?? input.userAgent,
+			}),
 			body: { ...body, messageId, timestamp: new Date(timestamp).toISOString() },
 		},
 	};
@@ -182,9 +196,4 @@ function storedBody(event: SegmentEvent, sent: Record<string, unknown>): Record<
 	const context = event.context ? { ...event.context } : undefined;
 	if (context) delete (context as Record<string, unknown>).ip;
 	return { ...rest, type: event.type, userId: event.userId ?? null, anonymousId: event.anonymousId ?? null, ...(context ? { context } : {}) };
-}
-
-/** The Durable Object name of a visitor: one object per site and visitor. */
-export function visitorObjectName(site: string, key: VisitorKey): string {
-	return `${site}\u0000${key.kind}\u0000${key.id}`;
 }

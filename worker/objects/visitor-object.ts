@@ -15,10 +15,17 @@ import {
 	type ProgressChange,
 } from "../core/journey";
 import { ctaFeedback } from "../core/cta-feedback";
+import type { FirstTouch } from "../core/first-touch";
+import { journeyContribution, shardOf, type Contribution } from "../core/rollup";
+import { rollupStub } from "./names";
 import { hasTables, migrate, Sql, type Migrations } from "./sql";
 
 /** Events kept in full per visitor; counters stay exact beyond it. */
 export const HISTORY_LIMIT = 200;
+
+/** Rollup updates wait this long, so a burst of events becomes one update per journey. */
+export const FLUSH_DELAY_MS = 1_000;
+const MAX_BACKOFF_MS = 10 * 60_000;
 
 const MIGRATIONS: Migrations = [
 	`CREATE TABLE visitor (
@@ -42,6 +49,14 @@ const MIGRATIONS: Migrations = [
 		views INTEGER NOT NULL DEFAULT 0, clicks INTEGER NOT NULL DEFAULT 0, dismissals INTEGER NOT NULL DEFAULT 0,
 		first_viewed_at INTEGER, last_viewed_at INTEGER, last_clicked_at INTEGER, dismissed_at INTEGER,
 		PRIMARY KEY (cta_id, variant_id)
+	);`,
+	// Rollups: the visitor's first touch, the last contribution per journey, and the outbox of
+	// contributions not yet acknowledged by their shard (written with the progress they follow).
+	`CREATE TABLE first_touch (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), timestamp INTEGER NOT NULL, touch TEXT NOT NULL);
+	CREATE TABLE rollup_state (journey TEXT PRIMARY KEY, shard INTEGER NOT NULL, version INTEGER NOT NULL, contribution TEXT);
+	CREATE TABLE outbox (
+		journey TEXT PRIMARY KEY, site TEXT NOT NULL, shard INTEGER NOT NULL, version INTEGER NOT NULL,
+		contribution TEXT, retention_days INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0
 	);`,
 ];
 
@@ -83,6 +98,16 @@ type VisitorRow = {
 };
 type ProgressRow = { journey: string; step: string; reached_at: number };
 type HitRow = { rule_key: string; timestamp: number };
+type RollupStateRow = { journey: string; shard: number; version: number; contribution: string | null };
+type OutboxRow = {
+	journey: string;
+	site: string;
+	shard: number;
+	version: number;
+	contribution: string | null;
+	retention_days: number;
+	attempts: number;
+};
 type ExposureRow = {
 	cta_id: string;
 	variant_id: string;
@@ -98,6 +123,8 @@ type ExposureRow = {
 export class VisitorObject extends DurableObject<Env> {
 	private readonly sql: Sql;
 	private schemaReady = false;
+	/** Whether this instance already set the alarm that flushes the outbox. */
+	private flushScheduled = false;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -106,7 +133,8 @@ export class VisitorObject extends DurableObject<Env> {
 
 	/**
 	 * Stores new events (a `messageId` already stored counts as a duplicate) and re-evaluates
-	 * the journeys. Everything happens in one synchronous block, so it commits atomically.
+	 * the journeys. Everything, the rollup outbox and its alarm included, happens in one
+	 * synchronous block, so it commits atomically: nothing on this path waits for a rollup.
 	 */
 	ingest({ site, key, events }: IngestInput): IngestResult {
 		this.ensureSchema();
@@ -134,6 +162,7 @@ export class VisitorObject extends DurableObject<Env> {
 			}
 		}
 		if (accepted === 0) return { accepted, duplicates, changes: [] };
+		const touched = this.updateFirstTouch(events);
 
 		for (const ruleKey of touchedRules) {
 			// Only the earliest `count` hits of a rule can ever decide when a step is reached.
@@ -149,7 +178,44 @@ export class VisitorObject extends DurableObject<Env> {
 			 (SELECT message_id FROM events ORDER BY timestamp DESC, message_id DESC LIMIT -1 OFFSET ?)`,
 			HISTORY_LIMIT,
 		);
-		return { accepted, duplicates, changes: this.updateProgress(site) };
+		const changes = this.updateProgress(site);
+		if (changes.length > 0 || touched) this.queueContributions(site);
+		return { accepted, duplicates, changes };
+	}
+
+	/** Flushes the outbox to the rollup shards; failed deliveries retry with backoff. */
+	override async alarm(): Promise<void> {
+		this.flushScheduled = false;
+		if (!this.readable()) return;
+		const pending = this.sql.all<OutboxRow>("SELECT * FROM outbox");
+		const visitor = this.ctx.id.toString();
+		const results = await Promise.allSettled(
+			pending.map((row) =>
+				rollupStub(this.env, row.site, row.journey, row.shard).apply({
+					retentionDays: row.retention_days,
+					updates: [{ visitor, version: row.version, contribution: parseContribution(row.contribution) }],
+				}),
+			),
+		);
+		let attempts = 0;
+		results.forEach((result, i) => {
+			const row = pending[i]!;
+			if (result.status === "fulfilled") {
+				// A newer version queued while this one was in flight stays for the next flush.
+				this.sql.run("DELETE FROM outbox WHERE journey = ? AND version = ?", row.journey, row.version);
+			} else {
+				attempts = Math.max(attempts, row.attempts + 1);
+				this.sql.run("UPDATE outbox SET attempts = attempts + 1 WHERE journey = ?", row.journey);
+				console.error(JSON.stringify({ msg: "rollup delivery failed", journey: row.journey, shard: row.shard, error: String(result.reason) }));
+			}
+		});
+		if (attempts > 0) {
+			const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** attempts) * (0.75 + Math.random() / 2);
+			await this.ctx.storage.setAlarm(Date.now() + backoff);
+			this.flushScheduled = true;
+		} else if (this.sql.one("SELECT 1 AS found FROM outbox")) {
+			this.scheduleFlush();
+		}
 	}
 
 	/** Everything an operator may see about the visitor, or null for one never seen. */
@@ -203,10 +269,23 @@ export class VisitorObject extends DurableObject<Env> {
 		};
 	}
 
-	/** Erases everything stored about the visitor. Returns whether there was anything. */
+	/**
+	 * Erases everything stored about the visitor. The rollup shards keep the counts but forget
+	 * which visitor they came from. Returns whether there was anything.
+	 */
 	async erase(): Promise<boolean> {
 		const existed = this.readable() && this.sql.one("SELECT 1 AS found FROM visitor") !== undefined;
+		if (existed) {
+			const site = this.sql.one<{ site: string }>("SELECT site FROM visitor")?.site ?? "";
+			const visitor = this.ctx.id.toString();
+			await Promise.all(
+				this.sql
+					.all<RollupStateRow>("SELECT * FROM rollup_state")
+					.map((row) => rollupStub(this.env, site, row.journey, row.shard).forget(visitor)),
+			);
+		}
 		await this.ctx.storage.deleteAlarm();
+		this.flushScheduled = false;
 		await this.ctx.storage.deleteAll();
 		this.schemaReady = false;
 		return existed;
@@ -273,6 +352,72 @@ export class VisitorObject extends DurableObject<Env> {
 		this.sql.run(`UPDATE cta_exposure SET ${update} WHERE cta_id = ?2 AND variant_id = ?3`, at, ctaId, variantId);
 	}
 
+	/** Keeps the earliest event's touch: out-of-order arrivals can move the first touch earlier. */
+	private updateFirstTouch(events: readonly VisitorEvent[]): boolean {
+		const stored = this.sql.one<{ timestamp: number }>("SELECT timestamp FROM first_touch");
+		let earliest: VisitorEvent | undefined;
+		for (const event of events) {
+			if (!earliest || event.timestamp < earliest.timestamp) earliest = event;
+		}
+		if (!earliest || (stored && stored.timestamp <= earliest.timestamp)) return false;
+		this.sql.run(
+			`INSERT INTO first_touch (singleton, timestamp, touch) VALUES (1, ?, ?)
+			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch`,
+			earliest.timestamp,
+			JSON.stringify(earliest.touch),
+		);
+		return true;
+	}
+
+	/**
+	 * Writes each journey's new contribution to the outbox when it differs from the last one
+	 * sent. The shard a visitor lands on is fixed at its first contribution, so growing the
+	 * shard count never moves a visitor (and never counts one twice).
+	 */
+	private queueContributions(site: SiteConfig): void {
+		const touchRow = this.sql.one<{ touch: string }>("SELECT touch FROM first_touch");
+		if (!touchRow) return;
+		const touch = JSON.parse(touchRow.touch) as FirstTouch;
+		const progress = this.storedProgress();
+		let queued = false;
+		for (const journey of site.journeys) {
+			const contribution = journeyContribution(journey, progress.get(journey.id) ?? new Map(), touch);
+			const serialized = contribution ? JSON.stringify(contribution) : null;
+			const state = this.sql.one<RollupStateRow>("SELECT * FROM rollup_state WHERE journey = ?", journey.id);
+			if (state ? state.contribution === serialized : serialized === null) continue;
+			const shard = state?.shard ?? shardOf(this.ctx.id.toString(), site.rollups.shards);
+			const version = (state?.version ?? 0) + 1;
+			this.sql.run(
+				`INSERT INTO rollup_state (journey, shard, version, contribution) VALUES (?, ?, ?, ?)
+				 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution`,
+				journey.id,
+				shard,
+				version,
+				serialized,
+			);
+			this.sql.run(
+				`INSERT INTO outbox (journey, site, shard, version, contribution, retention_days) VALUES (?, ?, ?, ?, ?, ?)
+				 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution,
+				   retention_days = excluded.retention_days`,
+				journey.id,
+				site.id,
+				shard,
+				version,
+				serialized,
+				site.rollups.retentionDays,
+			);
+			queued = true;
+		}
+		if (queued) this.scheduleFlush();
+	}
+
+	/** Part of the caller's synchronous block: the alarm commits with the outbox rows. */
+	private scheduleFlush(): void {
+		if (this.flushScheduled) return;
+		this.flushScheduled = true;
+		void this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
+	}
+
 	private storedProgress(): Map<string, JourneyProgress> {
 		const byJourney = new Map<string, JourneyProgress>();
 		for (const row of this.sql.all<ProgressRow>("SELECT journey, step, reached_at FROM progress")) {
@@ -311,4 +456,8 @@ export class VisitorObject extends DurableObject<Env> {
 		}
 		return changes;
 	}
+}
+
+function parseContribution(text: string | null): Contribution | null {
+	return text === null ? null : (JSON.parse(text) as Contribution);
 }

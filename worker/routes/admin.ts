@@ -3,18 +3,21 @@
  */
 import { Hono } from "hono";
 import { parseSiteConfig, type SiteConfig } from "../../schema";
-import { visitorObjectName, type VisitorKey } from "../core/events";
+import type { VisitorKey } from "../core/events";
+import { visitorStub } from "../objects/names";
 import { requireAdmin } from "../http/admin-auth";
 import { readJsonBody } from "../http/body";
 import { ApiError } from "../http/errors";
-import { siteById, storeSite } from "../site-directory";
 import { HISTORY_LIMIT } from "../objects/visitor-object";
+import { siteById, storeSite } from "../site-directory";
+import { funnelRoutes } from "./funnels";
 
 const MAX_CONFIG_BYTES = 256 * 1024;
 const DEFAULT_EVENT_LIMIT = 50;
 
 export const adminRoutes = new Hono<{ Bindings: Env }>();
 adminRoutes.use("*", requireAdmin);
+adminRoutes.route("/", funnelRoutes);
 
 adminRoutes.get("/sites/:site", async (c) => {
 	const site = await requireSite(c.env, c.req.param("site"));
@@ -29,6 +32,15 @@ adminRoutes.put("/sites/:site", async (c) => {
 	if (result.config.id !== id) {
 		throw new ApiError(400, "invalid_config", `The config's id '${result.config.id}' does not match the URL's site '${id}'.`, [
 			{ path: "id", message: `must be '${id}'` },
+		]);
+	}
+	const current = await siteById(c.env, id);
+	if (current && result.config.rollups.shards < current.config.rollups.shards) {
+		throw new ApiError(400, "invalid_config", "The rollup shard count cannot shrink.", [
+			{
+				path: "rollups.shards",
+				message: `must be at least ${current.config.rollups.shards}: visitors are already counted on those shards`,
+			},
 		]);
 	}
 	const stored = await storeSite(c.env, result.config);
@@ -70,7 +82,7 @@ function visitorStubs(env: Env, site: SiteConfig, id: string) {
 		{ kind: "user", id },
 		{ kind: "anonymous", id },
 	];
-	return keys.map((key) => env.VISITORS.get(env.VISITORS.idFromName(visitorObjectName(site.id, key))));
+	return keys.map((key) => visitorStub(env, site.id, key));
 }
 
 function visitorNotFound(id: string): ApiError {

@@ -6,10 +6,11 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { BatchSchema, describeIssues, type EventType, type SiteConfig } from "../../schema";
-import { normalizeEvent, visitorObjectName, type VisitorEvent, type VisitorKey } from "../core/events";
+import { normalizeEvent, type VisitorEvent, type VisitorKey } from "../core/events";
 import { readJsonBody } from "../http/body";
 import { ApiError } from "../http/errors";
 import { assertOriginAllowed } from "../http/origin";
+import { visitorObjectName, visitorStub } from "../objects/names";
 import { siteForWriteKey } from "../site-directory";
 
 /** Segment's documented limits: 32 KB per event, 500 KB per request. */
@@ -84,6 +85,8 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 			batchSentAt: batch?.success ? batch.output.sentAt : undefined,
 			batchContext: batch?.success ? batch.output.context : undefined,
 			newId: () => crypto.randomUUID(),
+			country: typeof c.req.raw.cf?.country === "string" ? c.req.raw.cf.country : null,
+			userAgent: c.req.header("user-agent") ?? null,
 		});
 		if (!result.ok) {
 			response.rejected.push({ index, error: result.error });
@@ -105,7 +108,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	}
 
 	const results = await Promise.all(
-		[...byVisitor].map(([name, group]) => storeEvents(c.env, site, name, group.key, group.events)),
+		[...byVisitor.values()].map((group) => storeEvents(c.env, site, group.key, group.events)),
 	);
 	for (const result of results) {
 		response.accepted += result.accepted;
@@ -159,8 +162,8 @@ function byteLength(value: unknown): number {
  * One Durable Object call per visitor. A failed call is retried once when the runtime says it
  * may be; otherwise the request fails with 503 so the client retries (messageIds dedupe).
  */
-async function storeEvents(env: Env, site: SiteConfig, name: string, key: VisitorKey, events: VisitorEvent[]) {
-	const call = () => env.VISITORS.get(env.VISITORS.idFromName(name)).ingest({ site, key, events });
+async function storeEvents(env: Env, site: SiteConfig, key: VisitorKey, events: VisitorEvent[]) {
+	const call = () => visitorStub(env, site.id, key).ingest({ site, key, events });
 	try {
 		return await call();
 	} catch (error) {

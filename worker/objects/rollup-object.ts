@@ -1,0 +1,211 @@
+/**
+ * One shard of a journey's rollups (per site, journey and shard). Keeps each visitor's latest
+ * contribution, so a replaced one is subtracted exactly, and the counters funnels read.
+ * Versions make delivery idempotent: a replayed or stale update changes nothing.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { BREAKDOWNS } from "../core/first-touch";
+import {
+	addDays,
+	contributionRows,
+	OTHER,
+	utcDay,
+	type Contribution,
+	type Dimension,
+	type ShardFunnel,
+	type ShardTrend,
+} from "../core/rollup";
+import { migrate, Sql, type Migrations } from "./sql";
+
+/** Distinct breakdown values a shard keeps per cohort day and dimension; later ones are `(other)`. */
+export const VALUES_PER_DAY = 50;
+const DAY_MS = 86_400_000;
+
+const MIGRATIONS: Migrations = [
+	`CREATE TABLE settings (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), retention_days INTEGER NOT NULL);
+	 CREATE TABLE contributions (
+		visitor TEXT PRIMARY KEY, version INTEGER NOT NULL, cohort_day TEXT, raw_touch TEXT, contribution TEXT
+	 );
+	 CREATE INDEX contributions_by_day ON contributions (cohort_day);
+	 CREATE TABLE funnel (
+		cohort_day TEXT NOT NULL, dim TEXT NOT NULL, step TEXT NOT NULL, value TEXT NOT NULL, visitors INTEGER NOT NULL,
+		PRIMARY KEY (cohort_day, dim, step, value)
+	 ) WITHOUT ROWID;
+	 CREATE TABLE histograms (
+		cohort_day TEXT NOT NULL, dim TEXT NOT NULL, kind TEXT NOT NULL, step TEXT NOT NULL, value TEXT NOT NULL,
+		bucket INTEGER NOT NULL, count INTEGER NOT NULL,
+		PRIMARY KEY (cohort_day, dim, kind, step, value, bucket)
+	 ) WITHOUT ROWID;
+	 CREATE TABLE trend (day TEXT NOT NULL, step TEXT NOT NULL, reaches INTEGER NOT NULL, PRIMARY KEY (day, step)) WITHOUT ROWID;
+	 CREATE TABLE breakdown_values (
+		cohort_day TEXT NOT NULL, dim TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (cohort_day, dim, value)
+	 ) WITHOUT ROWID;`,
+];
+
+/** A visitor's new contribution (null: the visitor no longer counts), with its version. */
+export type RollupUpdate = { visitor: string; version: number; contribution: Contribution | null };
+export type ApplyInput = { retentionDays: number; updates: readonly RollupUpdate[] };
+
+
+type StoredContribution = { version: number; cohort_day: string | null; raw_touch: string | null; contribution: string | null };
+
+export class RollupObject extends DurableObject<Env> {
+	private readonly sql: Sql;
+
+	constructor(ctx: DurableObjectState, env: Env) {
+		super(ctx, env);
+		this.sql = new Sql(ctx.storage.sql);
+		migrate(this.sql, MIGRATIONS);
+	}
+
+	/** Applies updates newer than what is stored; returns how many changed anything. */
+	async apply({ retentionDays, updates }: ApplyInput): Promise<{ applied: number }> {
+		let applied = 0;
+		for (const update of updates) if (this.applyOne(update)) applied++;
+		this.sql.run(
+			`INSERT INTO settings (singleton, retention_days) VALUES (1, ?)
+			 ON CONFLICT (singleton) DO UPDATE SET retention_days = excluded.retention_days`,
+			retentionDays,
+		);
+		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
+		return { applied };
+	}
+
+	/** Drops a visitor's link to its counts (erasure): the counts stay, anonymous. */
+	forget(visitor: string): void {
+		this.sql.run("DELETE FROM contributions WHERE visitor = ?", visitor);
+	}
+
+	/** Counts for visitors whose journey began between `from` and `to` (inclusive days). */
+	funnel(from: string, to: string, dim: Dimension): ShardFunnel {
+		const visitors = this.sql.all<ShardFunnel["visitors"][number]>(
+			`SELECT step, value, sum(visitors) AS visitors FROM funnel
+			 WHERE dim = ? AND cohort_day BETWEEN ? AND ? GROUP BY step, value`,
+			dim,
+			from,
+			to,
+		);
+		const histograms = this.sql.all<ShardFunnel["histograms"][number]>(
+			`SELECT kind, step, value, bucket, sum(count) AS count FROM histograms
+			 WHERE dim = ? AND cohort_day BETWEEN ? AND ? GROUP BY kind, step, value, bucket`,
+			dim,
+			from,
+			to,
+		);
+		return { visitors, histograms };
+	}
+
+	/** Reaches per step per activity day between `from` and `to`. */
+	trend(from: string, to: string): ShardTrend {
+		return this.sql.all<ShardTrend[number]>("SELECT day, step, reaches FROM trend WHERE day BETWEEN ? AND ? ORDER BY day", from, to);
+	}
+
+	/** Retention: drops cohort days and activity days older than the site keeps. */
+	override async alarm(): Promise<void> {
+		const retentionDays = this.sql.one<{ retention_days: number }>("SELECT retention_days FROM settings")?.retention_days;
+		if (retentionDays === undefined) return;
+		const cutoff = utcDay(Date.now() - retentionDays * DAY_MS);
+		for (const table of ["funnel", "histograms", "breakdown_values", "contributions"]) {
+			this.sql.run(`DELETE FROM ${table} WHERE cohort_day < ?`, cutoff);
+		}
+		this.sql.run("DELETE FROM trend WHERE day < ?", cutoff);
+		await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
+	}
+
+	private applyOne(update: RollupUpdate): boolean {
+		const stored = this.sql.one<StoredContribution>(
+			"SELECT version, cohort_day, raw_touch, contribution FROM contributions WHERE visitor = ?",
+			update.visitor,
+		);
+		if (stored && stored.version >= update.version) return false;
+		const before = stored?.contribution ? (JSON.parse(stored.contribution) as Contribution) : null;
+		const rawBefore = stored?.raw_touch ? (JSON.parse(stored.raw_touch) as Contribution["touch"]) : null;
+		const after = update.contribution ? this.capBreakdowns(update.contribution, before, rawBefore) : null;
+
+		const deltas = new Map<string, { table: "funnel" | "histograms" | "trend"; key: unknown[]; delta: number }>();
+		const add = (contribution: Contribution, sign: 1 | -1) => {
+			const rows = contributionRows(contribution);
+			const push = (table: "funnel" | "histograms" | "trend", key: unknown[]) => {
+				const id = `${table}\u0000${key.join("\u0000")}`;
+				const entry = deltas.get(id) ?? { table, key, delta: 0 };
+				entry.delta += sign;
+				deltas.set(id, entry);
+			};
+			for (const r of rows.funnel) push("funnel", [r.cohortDay, r.dim, r.step, r.value]);
+			for (const r of rows.histograms) push("histograms", [r.cohortDay, r.dim, r.kind, r.step, r.value, r.bucket]);
+			for (const r of rows.trend) push("trend", [r.day, r.step]);
+		};
+		if (before) add(before, -1);
+		if (after) add(after, 1);
+		for (const { table, key, delta } of deltas.values()) {
+			if (delta !== 0) this.addToCounter(table, key as (string | number)[], delta);
+		}
+
+		this.sql.run(
+			`INSERT INTO contributions (visitor, version, cohort_day, raw_touch, contribution) VALUES (?, ?, ?, ?, ?)
+			 ON CONFLICT (visitor) DO UPDATE SET version = excluded.version, cohort_day = excluded.cohort_day,
+			   raw_touch = excluded.raw_touch, contribution = excluded.contribution`,
+			update.visitor,
+			update.version,
+			after?.cohortDay ?? null,
+			update.contribution ? JSON.stringify(update.contribution.touch) : null,
+			after ? JSON.stringify(after) : null,
+		);
+		return true;
+	}
+
+	/**
+	 * Bounded cardinality: each cohort day keeps the first `VALUES_PER_DAY` values of a
+	 * breakdown, later ones count as `(other)`. A visitor keeps the value it was counted under
+	 * while its day and raw value stay the same, so subtracting it later is exact.
+	 */
+	private capBreakdowns(next: Contribution, before: Contribution | null, rawBefore: Contribution["touch"] | null): Contribution {
+		const touch = { ...next.touch };
+		for (const dim of BREAKDOWNS) {
+			const raw = next.touch[dim];
+			if (before && rawBefore && before.cohortDay === next.cohortDay && rawBefore[dim] === raw) {
+				touch[dim] = before.touch[dim];
+				continue;
+			}
+			touch[dim] = this.admitValue(next.cohortDay, dim, raw);
+		}
+		return { ...next, touch };
+	}
+
+	private admitValue(cohortDay: string, dim: string, value: string): string {
+		if (this.sql.one("SELECT 1 AS found FROM breakdown_values WHERE cohort_day = ? AND dim = ? AND value = ?", cohortDay, dim, value)) {
+			return value;
+		}
+		const count = this.sql.one<{ n: number }>("SELECT count(*) AS n FROM breakdown_values WHERE cohort_day = ? AND dim = ?", cohortDay, dim)?.n ?? 0;
+		if (count >= VALUES_PER_DAY) return OTHER;
+		this.sql.run("INSERT INTO breakdown_values (cohort_day, dim, value) VALUES (?, ?, ?)", cohortDay, dim, value);
+		return value;
+	}
+
+	private addToCounter(table: "funnel" | "histograms" | "trend", key: (string | number)[], delta: number): void {
+		const spec = COUNTERS[table];
+		const placeholders = key.map(() => "?").join(", ");
+		this.sql.run(
+			`INSERT INTO ${table} (${spec.keys}, ${spec.column}) VALUES (${placeholders}, ?)
+			 ON CONFLICT DO UPDATE SET ${spec.column} = ${spec.column} + excluded.${spec.column}`,
+			...key,
+			delta,
+		);
+		if (delta < 0) this.sql.run(`DELETE FROM ${table} WHERE ${spec.where} AND ${spec.column} <= 0`, ...key);
+	}
+}
+
+const COUNTERS = {
+	funnel: { keys: "cohort_day, dim, step, value", column: "visitors", where: "cohort_day = ? AND dim = ? AND step = ? AND value = ?" },
+	histograms: {
+		keys: "cohort_day, dim, kind, step, value, bucket",
+		column: "count",
+		where: "cohort_day = ? AND dim = ? AND kind = ? AND step = ? AND value = ? AND bucket = ?",
+	},
+	trend: { keys: "day, step", column: "reaches", where: "day = ? AND step = ?" },
+} as const;
+
+/** Retention runs shortly after each UTC midnight. */
+function nextRetentionRun(now: number): number {
+	return Date.parse(`${addDays(utcDay(now), 1)}T00:05:00Z`);
+}

@@ -1,0 +1,70 @@
+/**
+ * Funnel and trend reads for operators (mounted under the admin API, so the token is required).
+ */
+import { Hono, type Context } from "hono";
+import { BREAKDOWNS, type Breakdown } from "../core/first-touch";
+import { addDays, utcDay } from "../core/rollup";
+import { readFunnel, readTrend, type DayRange } from "../funnels";
+import { ApiError } from "../http/errors";
+import { siteById } from "../site-directory";
+
+/** Days in the default range: the last 30 including today. */
+const DEFAULT_DAYS = 30;
+const MAX_DAYS = 731;
+const DEFAULT_BREAKDOWN_VALUES = 10;
+const MAX_BREAKDOWN_VALUES = 50;
+
+export const funnelRoutes = new Hono<{ Bindings: Env }>();
+
+funnelRoutes.get("/sites/:site/funnels/:journey", async (c) => {
+	const { site, journey } = await requireJourney(c);
+	const by = c.req.query("breakdown");
+	if (by !== undefined && !BREAKDOWNS.includes(by as Breakdown)) {
+		throw new ApiError(400, "invalid_breakdown", `breakdown must be one of ${BREAKDOWNS.join(", ")}.`);
+	}
+	const limit = parseLimit(c.req.query("limit"));
+	const breakdown = by === undefined ? undefined : { by: by as Breakdown, limit };
+	return c.json(await readFunnel(c.env, site, journey, dayRange(c), breakdown));
+});
+
+funnelRoutes.get("/sites/:site/funnels/:journey/trend", async (c) => {
+	const { site, journey } = await requireJourney(c);
+	return c.json(await readTrend(c.env, site, journey, dayRange(c)));
+});
+
+async function requireJourney(c: Context<{ Bindings: Env }>) {
+	const siteId = c.req.param("site") ?? "";
+	const journeyId = c.req.param("journey") ?? "";
+	const stored = await siteById(c.env, siteId);
+	if (!stored) throw new ApiError(404, "site_not_found", `No site '${siteId}'.`);
+	const journey = stored.config.journeys.find((j) => j.id === journeyId);
+	if (!journey) throw new ApiError(404, "journey_not_found", `Site '${siteId}' has no journey '${journeyId}'.`);
+	return { site: stored.config, journey };
+}
+
+/** `from` and `to` as UTC days; by default the last 30 days including today. */
+function dayRange(c: Context): DayRange {
+	const today = utcDay(Date.now());
+	const to = parseDay(c.req.query("to"), "to") ?? today;
+	const from = parseDay(c.req.query("from"), "from") ?? addDays(to, -(DEFAULT_DAYS - 1));
+	if (from > to) throw new ApiError(400, "invalid_range", `from (${from}) is after to (${to}).`);
+	if (addDays(from, MAX_DAYS - 1) < to) throw new ApiError(400, "invalid_range", `The range may span at most ${MAX_DAYS} days.`);
+	return { from, to };
+}
+
+function parseDay(text: string | undefined, name: string): string | undefined {
+	if (text === undefined) return undefined;
+	if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`)) || utcDay(Date.parse(`${text}T00:00:00Z`)) !== text) {
+		throw new ApiError(400, "invalid_date", `${name} must be a date as YYYY-MM-DD, got '${text.slice(0, 40)}'.`);
+	}
+	return text;
+}
+
+function parseLimit(text: string | undefined): number {
+	if (text === undefined) return DEFAULT_BREAKDOWN_VALUES;
+	const limit = Number(text);
+	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BREAKDOWN_VALUES) {
+		throw new ApiError(400, "invalid_limit", `limit must be an integer from 1 to ${MAX_BREAKDOWN_VALUES}.`);
+	}
+	return limit;
+}
