@@ -181,6 +181,15 @@ export const SiteConfigSchema = v.strictObject({
 		),
 		0,
 	),
+	attributionWindowDays: v.optional(
+		v.pipe(
+			v.number(),
+			v.minValue(0.01),
+			v.maxValue(90),
+			v.description("A step reached this many days after a CTA view or click is credited to that CTA variant."),
+		),
+		7,
+	),
 	journeys: v.pipe(v.array(JourneySchema), v.minLength(1), v.maxLength(20)),
 	rollups: v.optional(
 		v.strictObject({

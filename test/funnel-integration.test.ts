@@ -144,6 +144,8 @@ describe("RollupObject", () => {
 		cohortDay,
 		steps: [{ step: "engaged", at: Date.parse(`${cohortDay}T10:00:00Z`), fromPrevious: null, fromStart: 0 }],
 		touch: { source, medium: "(none)", campaign: "(none)", referrer: "(direct)", country: "DE", device: "desktop" },
+		group: "treated" as const,
+		ctas: [],
 	});
 	const read = async (stub: ReturnType<typeof rollupStub>, dim: "" | "source" = "") =>
 		(await stub.funnel("2026-11-01", "2026-11-30", dim)).visitors;

@@ -87,8 +87,10 @@ describe("a visitor's contribution", () => {
 	it("adds one visitor per step overall and per breakdown value, and counts activity on its own day", () => {
 		const contribution = journeyContribution(saas, new Map([["engaged", T0], ["subscribed", T0 + 3_600_000]]), touch)!;
 		const rows = contributionRows(contribution);
-		expect(rows.funnel).toHaveLength(2 * 7);
+		// Overall, six first-touch dimensions and the holdout group, for each of the two steps.
+		expect(rows.funnel).toHaveLength(2 * 8);
 		expect(rows.funnel).toContainEqual({ cohortDay: "2026-11-01", step: "subscribed", dim: "source", value: "twitter" });
+		expect(rows.funnel).toContainEqual({ cohortDay: "2026-11-01", step: "engaged", dim: "group", value: "treated" });
 		expect(rows.trend).toEqual([
 			{ day: "2026-11-01", step: "engaged" },
 			{ day: "2026-11-02", step: "subscribed" },

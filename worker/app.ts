@@ -8,6 +8,7 @@ import { publicCors } from "./http/origin";
 import { adminRoutes } from "./routes/admin";
 import { collectRoutes } from "./routes/collect";
 import { demoSiteRoutes } from "./routes/demo-site";
+import { nextRoutes } from "./routes/next";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -17,5 +18,6 @@ app.notFound(renderNotFound);
 app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : publicCors(c, next)));
 app.use("/beacon/*", publicCors);
 app.route("/", collectRoutes);
+app.route("/", nextRoutes);
 app.route("/v1/admin", adminRoutes);
 app.route("/", demoSiteRoutes);

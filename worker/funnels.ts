@@ -3,8 +3,16 @@
  * pure functions in `core/rollup`.
  */
 import type { Journey, SiteConfig } from "../schema";
-import type { Breakdown } from "./core/first-touch";
-import { addDays, emptyCounts, funnelSteps, OTHER, sumShards, topValues, type FunnelStep } from "./core/rollup";
+import {
+	addDays,
+	emptyCounts,
+	funnelSteps,
+	OTHER,
+	sumShards,
+	topValues,
+	type FunnelBreakdown,
+	type FunnelStep,
+} from "./core/rollup";
 import { rollupStub } from "./objects/names";
 
 /** Inclusive UTC days, `YYYY-MM-DD`. */
@@ -14,7 +22,7 @@ export type FunnelReport = DayRange & {
 	site: string;
 	journey: string;
 	steps: FunnelStep[];
-	breakdown?: { by: Breakdown; values: { value: string; steps: FunnelStep[] }[] };
+	breakdown?: { by: FunnelBreakdown; values: { value: string; steps: FunnelStep[] }[] };
 };
 
 export type TrendReport = DayRange & {
@@ -24,7 +32,7 @@ export type TrendReport = DayRange & {
 	steps: { id: string; name: string; reaches: number[] }[];
 };
 
-function shardStubs(env: Env, site: SiteConfig, journey: Journey) {
+export function shardStubs(env: Env, site: SiteConfig, journey: Journey) {
 	return Array.from({ length: site.rollups.shards }, (_, shard) => rollupStub(env, site.id, journey.id, shard));
 }
 
@@ -34,7 +42,7 @@ export async function readFunnel(
 	site: SiteConfig,
 	journey: Journey,
 	range: DayRange,
-	breakdown: { by: Breakdown; limit: number } | undefined,
+	breakdown: { by: FunnelBreakdown; limit: number } | undefined,
 ): Promise<FunnelReport> {
 	const stubs = shardStubs(env, site, journey);
 	const [overall, split] = await Promise.all([

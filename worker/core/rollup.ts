@@ -5,6 +5,7 @@
  */
 import type { Journey } from "../../schema";
 import { BREAKDOWNS, type Breakdown, type FirstTouch } from "./first-touch";
+import { hash32 } from "./random";
 
 const DAY_MS = 86_400_000;
 
@@ -18,14 +19,9 @@ export function addDays(day: string, days: number): string {
 	return utcDay(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS);
 }
 
-/** FNV-1a: a stable, fast 32-bit hash, so a visitor always lands on the same shard. */
+/** A stable hash, so a visitor always lands on the same shard. */
 export function shardOf(key: string, shards: number): number {
-	let hash = 0x811c9dc5;
-	for (let i = 0; i < key.length; i++) {
-		hash ^= key.charCodeAt(i);
-		hash = Math.imul(hash, 0x01000193);
-	}
-	return (hash >>> 0) % shards;
+	return hash32(key) % shards;
 }
 
 /** One step a visitor reached, with the times that feed the histograms. */
@@ -37,22 +33,41 @@ export type ContributedStep = {
 	fromStart: number;
 };
 
-/** Everything one visitor adds to one journey's rollups. Replaced whole when it changes. */
-export type Contribution = {
-	/** The UTC day the visitor's journey began. */
-	cohortDay: string;
-	steps: ContributedStep[];
-	touch: FirstTouch;
+/** What a visitor did with one CTA variant, and whether a step was credited to it. */
+export type CtaContribution = {
+	cta: string;
+	variant: string;
+	/** The UTC day the visitor first saw (or clicked) it. */
+	day: string;
+	views: number;
+	clicks: number;
+	dismissals: number;
+	converted: boolean;
 };
 
-/** The visitor's contribution to the journey, or null before the journey began. */
+/** Holdout visitors never get a CTA; comparing them with the treated ones measures lift. */
+export type Group = "holdout" | "treated";
+
+/** Everything one visitor adds to one journey's rollups. Replaced whole when it changes. */
+export type Contribution = {
+	/** The UTC day the visitor's journey began; null while no step is reached. */
+	cohortDay: string | null;
+	steps: ContributedStep[];
+	touch: FirstTouch;
+	group: Group;
+	ctas: CtaContribution[];
+};
+
+/** The visitor's contribution to the journey, or null with neither progress nor CTA exposure. */
 export function journeyContribution(
 	journey: Journey,
 	reached: ReadonlyMap<string, number>,
 	touch: FirstTouch,
+	group: Group = "treated",
+	ctas: CtaContribution[] = [],
 ): Contribution | null {
 	const times = [...reached.values()];
-	if (times.length === 0) return null;
+	if (times.length === 0) return ctas.length ? { cohortDay: null, steps: [], touch, group, ctas } : null;
 	const start = Math.min(...times);
 	const steps: ContributedStep[] = [];
 	let previous: number | undefined;
@@ -67,15 +82,46 @@ export function journeyContribution(
 		});
 		previous = at;
 	}
-	return { cohortDay: utcDay(start), steps, touch };
+	return { cohortDay: utcDay(start), steps, touch, group, ctas };
 }
 
+/** A touch of a CTA variant: a view or a click, at a time. */
+export type CtaTouch = { cta: string; variant: string; at: number };
+
+/**
+ * Last-touch attribution: each reached step is credited to the variant of a CTA for that step
+ * that the visitor viewed or clicked last before reaching it, within the window.
+ */
+export function attributeSteps(
+	ctaSteps: ReadonlyMap<string, string>,
+	reached: ReadonlyMap<string, number>,
+	touches: readonly CtaTouch[],
+	windowMs: number,
+): Set<string> {
+	const credited = new Set<string>();
+	for (const [step, at] of reached) {
+		let last: CtaTouch | undefined;
+		for (const touch of touches) {
+			if (ctaSteps.get(touch.cta) !== step || touch.at > at || touch.at < at - windowMs) continue;
+			if (!last || touch.at > last.at) last = touch;
+		}
+		if (last) credited.add(`${last.cta}\u0000${last.variant}`);
+	}
+	return credited;
+}
+
+/** Funnels break down by first touch, and by holdout group to measure lift. */
+export const FUNNEL_BREAKDOWNS = [...BREAKDOWNS, "group"] as const;
+export type FunnelBreakdown = (typeof FUNNEL_BREAKDOWNS)[number];
+
 /** `""` is the whole population; otherwise a breakdown dimension. */
-export type Dimension = "" | Breakdown;
+export type Dimension = "" | FunnelBreakdown;
 
 export type FunnelKey = { cohortDay: string; step: string; dim: Dimension; value: string };
 export type HistogramKey = FunnelKey & { kind: "previous" | "start"; bucket: number };
 export type TrendKey = { day: string; step: string };
+export type CtaMetric = "views" | "viewers" | "clicks" | "clickers" | "dismissals" | "conversions";
+export type CtaKey = { day: string; cta: string; variant: string; metric: CtaMetric; amount: number };
 
 /**
  * The counter rows one contribution adds (or, when replaced, removes): visitors per cohort day
@@ -86,14 +132,31 @@ export function contributionRows(contribution: Contribution): {
 	funnel: FunnelKey[];
 	histograms: HistogramKey[];
 	trend: TrendKey[];
+	ctas: CtaKey[];
 } {
 	const funnel: FunnelKey[] = [];
 	const histograms: HistogramKey[] = [];
 	const trend: TrendKey[] = [];
+	const ctas: CtaKey[] = [];
 	const { cohortDay, touch } = contribution;
+	for (const c of contribution.ctas) {
+		const metrics: [CtaMetric, number][] = [
+			["views", c.views],
+			["viewers", c.views > 0 ? 1 : 0],
+			["clicks", c.clicks],
+			["clickers", c.clicks > 0 ? 1 : 0],
+			["dismissals", c.dismissals],
+			["conversions", c.converted ? 1 : 0],
+		];
+		for (const [metric, amount] of metrics) {
+			if (amount > 0) ctas.push({ day: c.day, cta: c.cta, variant: c.variant, metric, amount });
+		}
+	}
+	if (cohortDay === null) return { funnel, histograms, trend, ctas };
 	const slices: { dim: Dimension; value: string }[] = [
 		{ dim: "", value: "" },
 		...BREAKDOWNS.map((dim) => ({ dim, value: touch[dim] })),
+		{ dim: "group", value: contribution.group },
 	];
 	for (const reached of contribution.steps) {
 		for (const { dim, value } of slices) {
@@ -105,7 +168,19 @@ export function contributionRows(contribution: Contribution): {
 		}
 		trend.push({ day: utcDay(reached.at), step: reached.step });
 	}
-	return { funnel, histograms, trend };
+	return { funnel, histograms, trend, ctas };
+}
+
+/** Wilson score interval (95%) for a rate: honest at small counts, unlike p ± 2σ. */
+export function wilsonInterval(successes: number, trials: number): [number, number] | null {
+	if (trials <= 0) return null;
+	const z = 1.96;
+	const p = successes / trials;
+	const denominator = 1 + (z * z) / trials;
+	const centre = (p + (z * z) / (2 * trials)) / denominator;
+	const margin = (z * Math.sqrt((p * (1 - p)) / trials + (z * z) / (4 * trials * trials))) / denominator;
+	const round = (x: number) => Math.round(Math.min(1, Math.max(0, x)) * 10_000) / 10_000;
+	return [round(centre - margin), round(centre + margin)];
 }
 
 /**

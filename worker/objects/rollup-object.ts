@@ -12,6 +12,7 @@ import {
 	utcDay,
 	type Contribution,
 	type Dimension,
+	type CtaMetric,
 	type ShardFunnel,
 	type ShardTrend,
 } from "../core/rollup";
@@ -39,6 +40,11 @@ const MIGRATIONS: Migrations = [
 	 CREATE TABLE trend (day TEXT NOT NULL, step TEXT NOT NULL, reaches INTEGER NOT NULL, PRIMARY KEY (day, step)) WITHOUT ROWID;
 	 CREATE TABLE breakdown_values (
 		cohort_day TEXT NOT NULL, dim TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (cohort_day, dim, value)
+	 ) WITHOUT ROWID;`,
+	// Per CTA variant, by the day visitors first saw it: views, viewers, clicks, conversions, …
+	`CREATE TABLE cta_counters (
+		day TEXT NOT NULL, cta TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL, amount INTEGER NOT NULL,
+		PRIMARY KEY (day, cta, variant, metric)
 	 ) WITHOUT ROWID;`,
 ];
 
@@ -95,6 +101,16 @@ export class RollupObject extends DurableObject<Env> {
 		return { visitors, histograms };
 	}
 
+	/** CTA counters per variant, for variants first seen between `from` and `to`. */
+	ctaCounters(from: string, to: string): ShardCtaCounters {
+		return this.sql.all<ShardCtaCounters[number]>(
+			`SELECT cta, variant, metric, sum(amount) AS amount FROM cta_counters
+			 WHERE day BETWEEN ? AND ? GROUP BY cta, variant, metric`,
+			from,
+			to,
+		);
+	}
+
 	/** Reaches per step per activity day between `from` and `to`. */
 	trend(from: string, to: string): ShardTrend {
 		return this.sql.all<ShardTrend[number]>("SELECT day, step, reaches FROM trend WHERE day BETWEEN ? AND ? ORDER BY day", from, to);
@@ -109,6 +125,7 @@ export class RollupObject extends DurableObject<Env> {
 			this.sql.run(`DELETE FROM ${table} WHERE cohort_day < ?`, cutoff);
 		}
 		this.sql.run("DELETE FROM trend WHERE day < ?", cutoff);
+		this.sql.run("DELETE FROM cta_counters WHERE day < ?", cutoff);
 		await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
 	}
 
@@ -122,18 +139,19 @@ export class RollupObject extends DurableObject<Env> {
 		const rawBefore = stored?.raw_touch ? (JSON.parse(stored.raw_touch) as Contribution["touch"]) : null;
 		const after = update.contribution ? this.capBreakdowns(update.contribution, before, rawBefore) : null;
 
-		const deltas = new Map<string, { table: "funnel" | "histograms" | "trend"; key: unknown[]; delta: number }>();
+		const deltas = new Map<string, { table: Counter; key: unknown[]; delta: number }>();
 		const add = (contribution: Contribution, sign: 1 | -1) => {
 			const rows = contributionRows(contribution);
-			const push = (table: "funnel" | "histograms" | "trend", key: unknown[]) => {
+			const push = (table: Counter, key: unknown[], amount = 1) => {
 				const id = `${table}\u0000${key.join("\u0000")}`;
 				const entry = deltas.get(id) ?? { table, key, delta: 0 };
-				entry.delta += sign;
+				entry.delta += sign * amount;
 				deltas.set(id, entry);
 			};
 			for (const r of rows.funnel) push("funnel", [r.cohortDay, r.dim, r.step, r.value]);
 			for (const r of rows.histograms) push("histograms", [r.cohortDay, r.dim, r.kind, r.step, r.value, r.bucket]);
 			for (const r of rows.trend) push("trend", [r.day, r.step]);
+			for (const r of rows.ctas) push("cta_counters", [r.day, r.cta, r.variant, r.metric], r.amount);
 		};
 		if (before) add(before, -1);
 		if (after) add(after, 1);
@@ -160,6 +178,8 @@ export class RollupObject extends DurableObject<Env> {
 	 * while its day and raw value stay the same, so subtracting it later is exact.
 	 */
 	private capBreakdowns(next: Contribution, before: Contribution | null, rawBefore: Contribution["touch"] | null): Contribution {
+		const cohortDay = next.cohortDay;
+		if (cohortDay === null) return next;
 		const touch = { ...next.touch };
 		for (const dim of BREAKDOWNS) {
 			const raw = next.touch[dim];
@@ -167,7 +187,7 @@ export class RollupObject extends DurableObject<Env> {
 				touch[dim] = before.touch[dim];
 				continue;
 			}
-			touch[dim] = this.admitValue(next.cohortDay, dim, raw);
+			touch[dim] = this.admitValue(cohortDay, dim, raw);
 		}
 		return { ...next, touch };
 	}
@@ -182,7 +202,7 @@ export class RollupObject extends DurableObject<Env> {
 		return value;
 	}
 
-	private addToCounter(table: "funnel" | "histograms" | "trend", key: (string | number)[], delta: number): void {
+	private addToCounter(table: Counter, key: (string | number)[], delta: number): void {
 		const spec = COUNTERS[table];
 		const placeholders = key.map(() => "?").join(", ");
 		this.sql.run(
@@ -203,7 +223,11 @@ const COUNTERS = {
 		where: "cohort_day = ? AND dim = ? AND kind = ? AND step = ? AND value = ? AND bucket = ?",
 	},
 	trend: { keys: "day, step", column: "reaches", where: "day = ? AND step = ?" },
+	cta_counters: { keys: "day, cta, variant, metric", column: "amount", where: "day = ? AND cta = ? AND variant = ? AND metric = ?" },
 } as const;
+type Counter = keyof typeof COUNTERS;
+
+export type ShardCtaCounters = { cta: string; variant: string; metric: CtaMetric; amount: number }[];
 
 /** Retention runs shortly after each UTC midnight. */
 function nextRetentionRun(now: number): number {

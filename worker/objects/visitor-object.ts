@@ -16,7 +16,25 @@ import {
 } from "../core/journey";
 import { ctaFeedback } from "../core/cta-feedback";
 import type { FirstTouch } from "../core/first-touch";
-import { journeyContribution, shardOf, type Contribution } from "../core/rollup";
+import {
+	dailySeed,
+	eligibleCtas,
+	isHoldout,
+	rankCtas,
+	type CtaExposure,
+	type NextRequest,
+	type RankingStats,
+} from "../core/cta-ranking";
+import { seededRandom } from "../core/random";
+import {
+	attributeSteps,
+	journeyContribution,
+	shardOf,
+	utcDay,
+	type Contribution,
+	type CtaContribution,
+	type CtaTouch,
+} from "../core/rollup";
 import { rollupStub } from "./names";
 import { hasTables, migrate, Sql, type Migrations } from "./sql";
 
@@ -58,10 +76,47 @@ const MIGRATIONS: Migrations = [
 		journey TEXT PRIMARY KEY, site TEXT NOT NULL, shard INTEGER NOT NULL, version INTEGER NOT NULL,
 		contribution TEXT, retention_days INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0
 	);`,
+	// Every CTA view and click, for last-touch attribution of the steps that follow.
+	`CREATE TABLE cta_touches (message_id TEXT PRIMARY KEY, cta_id TEXT NOT NULL, variant_id TEXT NOT NULL, at INTEGER NOT NULL);`,
 ];
 
-export type IngestInput = { site: SiteConfig; key: VisitorKey; events: readonly VisitorEvent[] };
-export type IngestResult = { accepted: number; duplicates: number; changes: ProgressChange[] };
+/** Everything `next` needs besides the visitor's own state. */
+export type NextInput = NextRequest & {
+	journey?: string | undefined;
+	limit: number;
+	/** Learned CTA statistics for the journey (cached by the worker), or null before any. */
+	stats: RankingStats | null;
+	now: number;
+};
+
+/** The answer of `GET /v1/next` (DESIGN.md). */
+export type NextAnswer = {
+	visitor: { id: string; journey: string; completed: string[]; progress: number; holdout: boolean };
+	ctas: {
+		id: string;
+		variant: string;
+		step: string;
+		title: string;
+		body: string;
+		href: string;
+		placement: string;
+		score: number;
+		reason: string;
+	}[];
+	ttl: number;
+};
+
+/** How long a page may reuse an answer: CTAs change when the visitor acts, not on their own. */
+export const NEXT_TTL_SECONDS = 300;
+
+export type IngestInput = {
+	site: SiteConfig;
+	key: VisitorKey;
+	events: readonly VisitorEvent[];
+	/** Answer `next` too, after the events are stored (`POST /v1/collect?next=1`). */
+	next?: NextInput | undefined;
+};
+export type IngestResult = { accepted: number; duplicates: number; changes: ProgressChange[]; next?: NextAnswer };
 
 export type VisitorProfile = {
 	id: string;
@@ -136,7 +191,51 @@ export class VisitorObject extends DurableObject<Env> {
 	 * the journeys. Everything, the rollup outbox and its alarm included, happens in one
 	 * synchronous block, so it commits atomically: nothing on this path waits for a rollup.
 	 */
-	ingest({ site, key, events }: IngestInput): IngestResult {
+	ingest({ site, key, events, next }: IngestInput): IngestResult {
+		const result = this.store(site, key, events);
+		return next ? { ...result, next: this.next(site, key, next) } : result;
+	}
+
+	/**
+	 * The ranked CTAs for this visitor now: eligibility from their own state, ranking from the
+	 * statistics passed in, draws seeded by visitor and day. Reads only: a visitor never seen
+	 * gets an answer and no storage.
+	 */
+	next(site: SiteConfig, key: VisitorKey, input: NextInput): NextAnswer {
+		const journey = site.journeys.find((j) => j.id === input.journey) ?? site.journeys[0]!;
+		const visitorKey = `${key.kind}:${key.id}`;
+		const holdout = isHoldout(site, visitorKey);
+		const reached = (this.readable() ? this.storedProgress().get(journey.id) : undefined) ?? new Map<string, number>();
+		const visitor = {
+			id: key.id,
+			journey: journey.id,
+			completed: journey.steps.filter((step) => reached.has(step.id)).map((step) => step.id),
+			progress: journeyProgress(journey, reached),
+			holdout,
+		};
+		if (holdout) return { visitor, ctas: [], ttl: NEXT_TTL_SECONDS };
+		const state = { reached, exposure: this.readable() ? this.exposure() : new Map<string, CtaExposure>() };
+		const eligible = eligibleCtas(site, journey, state, input, input.now);
+		const random = seededRandom(dailySeed(site.id, visitorKey, input.now));
+		const ranked = rankCtas(journey, eligible, state, input.stats, random).slice(0, input.limit);
+		return {
+			visitor,
+			ctas: ranked.map(({ cta, variant, score, reason }) => ({
+				id: cta.id,
+				variant: variant.id,
+				step: cta.step,
+				title: variant.title,
+				body: variant.body,
+				href: variant.href,
+				placement: cta.placement,
+				score,
+				reason,
+			})),
+			ttl: NEXT_TTL_SECONDS,
+		};
+	}
+
+	private store(site: SiteConfig, key: VisitorKey, events: readonly VisitorEvent[]): IngestResult {
 		this.ensureSchema();
 		const rules = siteRules(site);
 		const touchedRules = new Set<string>();
@@ -162,7 +261,7 @@ export class VisitorObject extends DurableObject<Env> {
 			}
 		}
 		if (accepted === 0) return { accepted, duplicates, changes: [] };
-		const touched = this.updateFirstTouch(events);
+		this.updateFirstTouch(events);
 
 		for (const ruleKey of touchedRules) {
 			// Only the earliest `count` hits of a rule can ever decide when a step is reached.
@@ -179,7 +278,7 @@ export class VisitorObject extends DurableObject<Env> {
 			HISTORY_LIMIT,
 		);
 		const changes = this.updateProgress(site);
-		if (changes.length > 0 || touched) this.queueContributions(site);
+		this.queueContributions(site, key);
 		return { accepted, duplicates, changes };
 	}
 
@@ -334,7 +433,37 @@ export class VisitorObject extends DurableObject<Env> {
 			event.name ?? "",
 		);
 		const feedback = ctaFeedback(event);
-		if (feedback) this.recordCtaFeedback(feedback.action, feedback.ctaId, feedback.variantId, event.timestamp);
+		if (!feedback) return;
+		this.recordCtaFeedback(feedback.action, feedback.ctaId, feedback.variantId, event.timestamp);
+		if (feedback.action !== "dismissed") {
+			this.sql.run(
+				"INSERT OR IGNORE INTO cta_touches (message_id, cta_id, variant_id, at) VALUES (?, ?, ?, ?)",
+				event.messageId,
+				feedback.ctaId,
+				feedback.variantId,
+				event.timestamp,
+			);
+		}
+	}
+
+	/** What the visitor has seen of each CTA: views, last view, dismissal, variant last shown. */
+	private exposure(): Map<string, CtaExposure> {
+		const byCta = new Map<string, CtaExposure & { variantAt: number }>();
+		for (const row of this.sql.all<ExposureRow>("SELECT * FROM cta_exposure")) {
+			const seen = byCta.get(row.cta_id) ?? { views: 0, lastViewedAt: null, dismissed: false, variant: null, variantAt: -1 };
+			seen.views += row.views;
+			if (row.last_viewed_at !== null && (seen.lastViewedAt === null || row.last_viewed_at > seen.lastViewedAt)) {
+				seen.lastViewedAt = row.last_viewed_at;
+			}
+			seen.dismissed ||= row.dismissals > 0;
+			const variantAt = row.last_viewed_at ?? -1;
+			if (row.variant_id && row.views > 0 && variantAt > seen.variantAt) {
+				seen.variant = row.variant_id;
+				seen.variantAt = variantAt;
+			}
+			byCta.set(row.cta_id, seen);
+		}
+		return new Map([...byCta].map(([id, { variantAt: _, ...seen }]) => [id, seen]));
 	}
 
 	private recordCtaFeedback(action: "viewed" | "clicked" | "dismissed", ctaId: string, variantId: string, at: number) {
@@ -353,20 +482,19 @@ export class VisitorObject extends DurableObject<Env> {
 	}
 
 	/** Keeps the earliest event's touch: out-of-order arrivals can move the first touch earlier. */
-	private updateFirstTouch(events: readonly VisitorEvent[]): boolean {
+	private updateFirstTouch(events: readonly VisitorEvent[]): void {
 		const stored = this.sql.one<{ timestamp: number }>("SELECT timestamp FROM first_touch");
 		let earliest: VisitorEvent | undefined;
 		for (const event of events) {
 			if (!earliest || event.timestamp < earliest.timestamp) earliest = event;
 		}
-		if (!earliest || (stored && stored.timestamp <= earliest.timestamp)) return false;
+		if (!earliest || (stored && stored.timestamp <= earliest.timestamp)) return;
 		this.sql.run(
 			`INSERT INTO first_touch (singleton, timestamp, touch) VALUES (1, ?, ?)
 			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch`,
 			earliest.timestamp,
 			JSON.stringify(earliest.touch),
 		);
-		return true;
 	}
 
 	/**
@@ -374,14 +502,33 @@ export class VisitorObject extends DurableObject<Env> {
 	 * sent. The shard a visitor lands on is fixed at its first contribution, so growing the
 	 * shard count never moves a visitor (and never counts one twice).
 	 */
-	private queueContributions(site: SiteConfig): void {
+	private queueContributions(site: SiteConfig, key: VisitorKey): void {
 		const touchRow = this.sql.one<{ touch: string }>("SELECT touch FROM first_touch");
 		if (!touchRow) return;
 		const touch = JSON.parse(touchRow.touch) as FirstTouch;
 		const progress = this.storedProgress();
+		const group = isHoldout(site, `${key.kind}:${key.id}`) ? "holdout" : "treated";
+		const touches = this.sql
+			.all<{ cta_id: string; variant_id: string; at: number }>("SELECT cta_id, variant_id, at FROM cta_touches")
+			.map((row): CtaTouch => ({ cta: row.cta_id, variant: row.variant_id, at: row.at }));
+		const exposures = this.sql.all<ExposureRow>("SELECT * FROM cta_exposure ORDER BY cta_id, variant_id");
 		let queued = false;
 		for (const journey of site.journeys) {
-			const contribution = journeyContribution(journey, progress.get(journey.id) ?? new Map(), touch);
+			const reached = progress.get(journey.id) ?? new Map<string, number>();
+			const ctaSteps = new Map(site.ctas.filter((cta) => cta.journey === journey.id).map((cta) => [cta.id, cta.step]));
+			const credited = attributeSteps(ctaSteps, reached, touches, site.attributionWindowDays * 86_400_000);
+			const ctas: CtaContribution[] = exposures
+				.filter((row) => ctaSteps.has(row.cta_id) && row.variant_id !== "")
+				.map((row) => ({
+					cta: row.cta_id,
+					variant: row.variant_id,
+					day: utcDay(row.first_viewed_at ?? row.last_clicked_at ?? row.dismissed_at ?? 0),
+					views: row.views,
+					clicks: row.clicks,
+					dismissals: row.dismissals,
+					converted: credited.has(`${row.cta_id}\u0000${row.variant_id}`),
+				}));
+			const contribution = journeyContribution(journey, reached, touch, group, ctas);
 			const serialized = contribution ? JSON.stringify(contribution) : null;
 			const state = this.sql.one<RollupStateRow>("SELECT * FROM rollup_state WHERE journey = ?", journey.id);
 			if (state ? state.contribution === serialized : serialized === null) continue;

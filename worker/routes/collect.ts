@@ -11,7 +11,9 @@ import { readJsonBody } from "../http/body";
 import { ApiError } from "../http/errors";
 import { assertOriginAllowed } from "../http/origin";
 import { visitorObjectName, visitorStub } from "../objects/names";
-import { siteForWriteKey } from "../site-directory";
+import type { NextAnswer, NextInput } from "../objects/visitor-object";
+import { siteOfRequest } from "../http/write-key";
+import { nextInput } from "./next";
 
 /** Segment's documented limits: 32 KB per event, 500 KB per request. */
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -22,6 +24,7 @@ export type CollectResponse = {
 	duplicates: number;
 	rejected: { index: number; error: string }[];
 	warnings?: { index: number; warning: string }[];
+	next?: NextAnswer;
 };
 
 type Env_ = { Bindings: Env };
@@ -67,7 +70,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	}
 	const rawEvents: unknown[] = batch?.success ? batch.output.batch : [body];
 
-	const site = await authorise(c, body as Record<string, unknown>, rawEvents);
+	const site = await siteOfRequest(c, (body as Record<string, unknown>).writeKey, (rawEvents[0] as { writeKey?: unknown } | null)?.writeKey);
 	assertOriginAllowed(c, site);
 
 	const response: CollectResponse = { accepted: 0, duplicates: 0, rejected: [] };
@@ -107,50 +110,22 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 		if (rejected) throw new ApiError(400, "invalid_event", rejected.error);
 	}
 
+	// `?next=1`: the last event's visitor also gets their next CTA, in the same object call.
+	const wantsNext = c.req.query("next") === "1" || c.req.query("next") === "true";
+	const lastVisitor = [...byVisitor.values()].at(-1);
+	const next = wantsNext && lastVisitor ? await nextInput(c, site, lastVisitor.events.at(-1)?.path ?? undefined) : undefined;
 	const results = await Promise.all(
-		[...byVisitor.values()].map((group) => storeEvents(c.env, site, group.key, group.events)),
+		[...byVisitor.values()].map((group) =>
+			storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),
+		),
 	);
 	for (const result of results) {
 		response.accepted += result.accepted;
 		response.duplicates += result.duplicates;
+		if (result.next) response.next = result.next;
 	}
 	if (warnings.length) response.warnings = warnings;
 	return c.json(response, 200);
-}
-
-/**
- * The write key may come in the body (Segment browser), `?writeKey=` (beacons) or as the
- * HTTP Basic user name (Segment and RudderStack server SDKs), or on the event itself.
- */
-async function authorise(c: Context<Env_>, body: Record<string, unknown>, events: unknown[]): Promise<SiteConfig> {
-	const first = events[0] as Record<string, unknown> | undefined;
-	const writeKey =
-		stringOrUndefined(body.writeKey) ??
-		c.req.query("writeKey") ??
-		basicAuthUser(c.req.header("authorization")) ??
-		stringOrUndefined(first?.writeKey);
-	if (!writeKey) {
-		throw new ApiError(401, "missing_write_key", "Send the site's write key in the body, as ?writeKey= or as the Basic auth user.");
-	}
-	const site = await siteForWriteKey(c.env, writeKey);
-	if (!site) throw new ApiError(401, "unknown_write_key", "The write key does not belong to any site.");
-	return site;
-}
-
-function basicAuthUser(header: string | undefined): string | undefined {
-	const match = header?.match(/^Basic\s+([A-Za-z0-9+/=]+)\s*$/i);
-	if (!match?.[1]) return undefined;
-	try {
-		const decoded = atob(match[1]);
-		const user = decoded.split(":", 1)[0];
-		return user || undefined;
-	} catch {
-		return undefined;
-	}
-}
-
-function stringOrUndefined(value: unknown): string | undefined {
-	return typeof value === "string" && value !== "" ? value : undefined;
 }
 
 const encoder = new TextEncoder();
@@ -162,8 +137,8 @@ function byteLength(value: unknown): number {
  * One Durable Object call per visitor. A failed call is retried once when the runtime says it
  * may be; otherwise the request fails with 503 so the client retries (messageIds dedupe).
  */
-async function storeEvents(env: Env, site: SiteConfig, key: VisitorKey, events: VisitorEvent[]) {
-	const call = () => visitorStub(env, site.id, key).ingest({ site, key, events });
+async function storeEvents(env: Env, site: SiteConfig, key: VisitorKey, events: VisitorEvent[], next?: NextInput) {
+	const call = () => visitorStub(env, site.id, key).ingest({ site, key, events, next });
 	try {
 		return await call();
 	} catch (error) {

@@ -40,6 +40,8 @@ pre{background:#f3f5f8;padding:.75rem;border-radius:.4rem;overflow:auto;font-siz
 <h1>${content.title}</h1>
 <p>${content.text}</p>
 <p>${JOURNEY_BUTTONS.map(([event, label]) => html`<button data-event="${event}">${label}</button>`)}</p>
+<aside id="nudge" style="border:1px solid #c8d0dc;border-radius:.5rem;padding:.75rem 1rem;margin:1rem 0;background:#f7f9fc">
+<strong>Your next step:</strong> <span id="cta">…</span></aside>
 <p>Your visitor id: <code id="visitor"></code></p>
 <p>See your progress: <code>curl -H "Authorization: Bearer dev-admin-token" <span id="profile-url"></span></code></p>
 <pre id="log"></pre>
@@ -57,9 +59,14 @@ pre{background:#f3f5f8;padding:.75rem;border-radius:.4rem;overflow:auto;font-siz
     event.timestamp = new Date().toISOString();
     event.context = { page: { path: location.pathname, url: location.href, referrer: document.referrer, title: document.title } };
     // text/plain keeps the request "simple": no CORS preflight, as with navigator.sendBeacon.
-    return fetch("/v1/collect?writeKey=${raw(DEMO_WRITE_KEY)}", {
+    // ?next=1 asks for the visitor's next CTA in the same round trip.
+    return fetch("/v1/collect?writeKey=${raw(DEMO_WRITE_KEY)}&next=1&path=" + encodeURIComponent(location.pathname), {
       method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" }, body: JSON.stringify(event)
     }).then(function (r) { return r.json(); }).then(function (answer) {
+      var next = answer.next && answer.next.ctas[0];
+      document.getElementById("cta").textContent = next ? next.title + " (" + next.reason + ")" :
+        answer.next && answer.next.visitor.holdout ? "none: you are in the holdout group" : "nothing right now";
+      delete answer.next;
       log.textContent = (event.event || "page " + location.pathname) + " → " + JSON.stringify(answer) + "\\n" + log.textContent;
     });
   }

@@ -1,9 +1,10 @@
 /**
- * Funnel and trend reads for operators (mounted under the admin API, so the token is required).
+ * Funnel, trend and CTA reports for operators (mounted under the admin API, so the token is
+ * required): all read the rollup shards for a range of days.
  */
 import { Hono, type Context } from "hono";
-import { BREAKDOWNS, type Breakdown } from "../core/first-touch";
-import { addDays, utcDay } from "../core/rollup";
+import { addDays, FUNNEL_BREAKDOWNS, utcDay, type FunnelBreakdown } from "../core/rollup";
+import { readCtaReport } from "../cta-stats";
 import { readFunnel, readTrend, type DayRange } from "../funnels";
 import { ApiError } from "../http/errors";
 import { siteById } from "../site-directory";
@@ -19,17 +20,22 @@ export const funnelRoutes = new Hono<{ Bindings: Env }>();
 funnelRoutes.get("/sites/:site/funnels/:journey", async (c) => {
 	const { site, journey } = await requireJourney(c);
 	const by = c.req.query("breakdown");
-	if (by !== undefined && !BREAKDOWNS.includes(by as Breakdown)) {
-		throw new ApiError(400, "invalid_breakdown", `breakdown must be one of ${BREAKDOWNS.join(", ")}.`);
+	if (by !== undefined && !FUNNEL_BREAKDOWNS.includes(by as FunnelBreakdown)) {
+		throw new ApiError(400, "invalid_breakdown", `breakdown must be one of ${FUNNEL_BREAKDOWNS.join(", ")}.`);
 	}
 	const limit = parseLimit(c.req.query("limit"));
-	const breakdown = by === undefined ? undefined : { by: by as Breakdown, limit };
+	const breakdown = by === undefined ? undefined : { by: by as FunnelBreakdown, limit };
 	return c.json(await readFunnel(c.env, site, journey, dayRange(c), breakdown));
 });
 
 funnelRoutes.get("/sites/:site/funnels/:journey/trend", async (c) => {
 	const { site, journey } = await requireJourney(c);
 	return c.json(await readTrend(c.env, site, journey, dayRange(c)));
+});
+
+funnelRoutes.get("/sites/:site/ctas/:journey", async (c) => {
+	const { site, journey } = await requireJourney(c);
+	return c.json(await readCtaReport(c.env, site, journey, dayRange(c)));
 });
 
 async function requireJourney(c: Context<{ Bindings: Env }>) {
