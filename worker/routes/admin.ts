@@ -7,6 +7,7 @@ import type { VisitorKey } from "../core/events";
 import { visitorStub } from "../objects/names";
 import { requireAdmin } from "../http/admin-auth";
 import { readJsonBody } from "../http/body";
+import { integerParam } from "../http/query";
 import { ApiError } from "../http/errors";
 import { HISTORY_LIMIT } from "../objects/visitor-object";
 import { siteById, storeSite } from "../site-directory";
@@ -55,7 +56,7 @@ adminRoutes.put("/sites/:site", async (c) => {
 
 adminRoutes.get("/sites/:site/visitors/:id", async (c) => {
 	const { config } = await requireSite(c.env, c.req.param("site"));
-	const limit = parseLimit(c.req.query("limit"));
+	const limit = integerParam(c.req.query("limit"), "limit", { min: 0, max: HISTORY_LIMIT, fallback: DEFAULT_EVENT_LIMIT });
 	for (const stub of visitorStubs(c.env, config, c.req.param("id"))) {
 		const profile = await stub.profile(config, { eventLimit: limit });
 		if (profile) return c.json(profile);
@@ -87,13 +88,4 @@ function visitorStubs(env: Env, site: SiteConfig, id: string) {
 
 function visitorNotFound(id: string): ApiError {
 	return new ApiError(404, "visitor_not_found", `No visitor '${id}' has been seen on this site.`);
-}
-
-function parseLimit(text: string | undefined): number {
-	if (text === undefined) return DEFAULT_EVENT_LIMIT;
-	const limit = Number(text);
-	if (!Number.isInteger(limit) || limit < 0 || limit > HISTORY_LIMIT) {
-		throw new ApiError(400, "invalid_limit", `limit must be an integer from 0 to ${HISTORY_LIMIT}.`);
-	}
-	return limit;
 }

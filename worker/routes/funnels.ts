@@ -7,6 +7,7 @@ import { addDays, FUNNEL_BREAKDOWNS, utcDay, type FunnelBreakdown } from "../cor
 import { readCtaReport } from "../cta-stats";
 import { readFunnel, readTrend, type DayRange } from "../funnels";
 import { ApiError } from "../http/errors";
+import { integerParam } from "../http/query";
 import { siteById } from "../site-directory";
 
 /** Days in the default range: the last 30 including today. */
@@ -23,7 +24,7 @@ funnelRoutes.get("/sites/:site/funnels/:journey", async (c) => {
 	if (by !== undefined && !FUNNEL_BREAKDOWNS.includes(by as FunnelBreakdown)) {
 		throw new ApiError(400, "invalid_breakdown", `breakdown must be one of ${FUNNEL_BREAKDOWNS.join(", ")}.`);
 	}
-	const limit = parseLimit(c.req.query("limit"));
+	const limit = integerParam(c.req.query("limit"), "limit", { min: 1, max: MAX_BREAKDOWN_VALUES, fallback: DEFAULT_BREAKDOWN_VALUES });
 	const breakdown = by === undefined ? undefined : { by: by as FunnelBreakdown, limit };
 	return c.json(await readFunnel(c.env, site, journey, dayRange(c), breakdown));
 });
@@ -64,13 +65,4 @@ function parseDay(text: string | undefined, name: string): string | undefined {
 		throw new ApiError(400, "invalid_date", `${name} must be a date as YYYY-MM-DD, got '${text.slice(0, 40)}'.`);
 	}
 	return text;
-}
-
-function parseLimit(text: string | undefined): number {
-	if (text === undefined) return DEFAULT_BREAKDOWN_VALUES;
-	const limit = Number(text);
-	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BREAKDOWN_VALUES) {
-		throw new ApiError(400, "invalid_limit", `limit must be an integer from 1 to ${MAX_BREAKDOWN_VALUES}.`);
-	}
-	return limit;
 }

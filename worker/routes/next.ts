@@ -8,6 +8,7 @@ import type { VisitorKey } from "../core/events";
 import { rankingStats } from "../cta-stats";
 import { ApiError } from "../http/errors";
 import { assertOriginAllowed } from "../http/origin";
+import { integerParam } from "../http/query";
 import { siteOfRequest } from "../http/write-key";
 import { visitorStub } from "../objects/names";
 import type { NextInput } from "../objects/visitor-object";
@@ -41,11 +42,7 @@ export async function nextInput(c: Context<{ Bindings: Env }>, site: SiteConfig,
 	if (!journey) throw new ApiError(400, "unknown_journey", `Site '${site.id}' has no journey '${journeyId}'.`);
 	const path = c.req.query("path") ?? fallbackPath;
 	if (path !== undefined && !path.startsWith("/")) throw new ApiError(400, "invalid_path", "path must start with '/'.");
-	const limitText = c.req.query("limit");
-	const limit = limitText === undefined ? DEFAULT_LIMIT : Number(limitText);
-	if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-		throw new ApiError(400, "invalid_limit", `limit must be an integer from 1 to ${MAX_LIMIT}.`);
-	}
+	const limit = integerParam(c.req.query("limit"), "limit", { min: 1, max: MAX_LIMIT, fallback: DEFAULT_LIMIT });
 	return {
 		journey: journey.id,
 		path: path?.split(/[?#]/, 1)[0],
