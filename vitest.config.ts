@@ -8,5 +8,6 @@ export default defineConfig({
 			wrangler: { configPath: "./wrangler.toml" },
 		}),
 	],
-	test: { include: ["test/**/*.test.ts"] },
+	// Browser tests run in Node against `wrangler dev`: `npm run test:browser`.
+	test: { include: ["test/**/*.test.ts"], exclude: ["test/browser/**"] },
 });

@@ -9,6 +9,7 @@ import { adminRoutes } from "./routes/admin";
 import { collectRoutes } from "./routes/collect";
 import { demoSiteRoutes } from "./routes/demo-site";
 import { nextRoutes } from "./routes/next";
+import { snippetRoutes } from "./routes/snippet";
 
 export const app = new Hono<{ Bindings: Env }>();
 
@@ -19,5 +20,6 @@ app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next(
 app.use("/beacon/*", publicCors);
 app.route("/", collectRoutes);
 app.route("/", nextRoutes);
+app.route("/", snippetRoutes);
 app.route("/v1/admin", adminRoutes);
 app.route("/", demoSiteRoutes);

@@ -100,6 +100,7 @@ export type NextAnswer = {
 		body: string;
 		href: string;
 		placement: string;
+		dismissible: boolean;
 		score: number;
 		reason: string;
 	}[];
@@ -228,6 +229,7 @@ export class VisitorObject extends DurableObject<Env> {
 				body: variant.body,
 				href: variant.href,
 				placement: cta.placement,
+				dismissible: cta.dismissible,
 				score,
 				reason,
 			})),

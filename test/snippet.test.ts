@@ -1,0 +1,42 @@
+/** The page snippet as the worker serves it: within budget, cacheable, on every demo page. */
+import { describe, expect, it } from "vitest";
+import { SNIPPET, SNIPPET_VERSION } from "../worker/generated/snippet";
+import { DEMO_PATHS } from "../worker/routes/demo-site";
+import { request } from "./helpers";
+
+async function gzipSize(text: string): Promise<number> {
+	const compressed = await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer();
+	return compressed.byteLength;
+}
+
+describe("GET /v1/nudge.js", () => {
+	it("stays within 2 KB gzip", async () => {
+		// CompressionStream's gzip is a little larger than the build's level 9, so this is strict.
+		expect(await gzipSize(SNIPPET)).toBeLessThanOrEqual(2048);
+	});
+
+	it("is served as JavaScript with an ETag, revalidated with 304, and pinned by version", async () => {
+		const res = await request("/v1/nudge.js");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+		expect(res.headers.get("etag")).toBe(`"${SNIPPET_VERSION}"`);
+		expect(await res.text()).toBe(SNIPPET);
+		expect((await request("/v1/nudge.js", { headers: { "if-none-match": `"${SNIPPET_VERSION}"` } })).status).toBe(304);
+		const pinned = await request(`/v1/nudge.${SNIPPET_VERSION}.js`);
+		expect(pinned.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+		expect((await request("/v1/nudge.000000000000.js")).status).toBe(404);
+	});
+});
+
+describe("the demo site", () => {
+	it("loads the snippet with the demo write key and has slots on every page", async () => {
+		expect(DEMO_PATHS).toEqual(expect.arrayContaining(["/", "/blog/remote-work", "/signup", "/app/trial", "/app/upgrade"]));
+		for (const path of DEMO_PATHS) {
+			const res = await request(path);
+			expect(res.status, path).toBe(200);
+			const page = await res.text();
+			expect(page, path).toContain('<script async src="/v1/nudge.js" data-write-key="demo-write-key"></script>');
+			expect(page, path).toContain('data-nudge-slot="inline"');
+		}
+	});
+});
