@@ -1,4 +1,4 @@
-/** The page snippet as the worker serves it: within budget, cacheable, on every demo page. */
+/** The pages the worker serves: the snippet (within budget, cacheable), the dashboard, the demo site. */
 import { describe, expect, it } from "vitest";
 import { SNIPPET, SNIPPET_VERSION } from "../worker/generated/snippet";
 import { DEMO_PATHS } from "../worker/routes/demo-site";
@@ -25,6 +25,18 @@ describe("GET /v1/nudge.js", () => {
 		const pinned = await request(`/v1/nudge.${SNIPPET_VERSION}.js`);
 		expect(pinned.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
 		expect((await request("/v1/nudge.000000000000.js")).status).toBe(404);
+	});
+});
+
+describe("GET /dashboard", () => {
+	it("serves the dashboard page, which asks for the admin token before anything else", async () => {
+		const res = await request("/dashboard");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("cache-control")).toBe("no-store");
+		const page = await res.text();
+		expect(page).toContain('<form id="login-form">');
+		expect(page).toContain("sessionStorage");
+		expect(page).not.toContain("dev-admin-token\"");
 	});
 });
 
