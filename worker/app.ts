@@ -17,6 +17,9 @@ export const app = new Hono<{ Bindings: Env }>();
 app.onError(renderError);
 app.notFound(renderNotFound);
 
+// Liveness, and the no-op baseline `npm run bench` compares every route with.
+app.get("/healthz", (c) => c.text("ok"));
+
 app.use("/v1/*", async (c, next) => (c.req.path.startsWith("/v1/admin/") ? next() : publicCors(c, next)));
 app.use("/beacon/*", publicCors);
 app.route("/", collectRoutes);

@@ -16,7 +16,7 @@ import {
 	type ShardFunnel,
 	type ShardTrend,
 } from "../core/rollup";
-import { migrate, Sql, type Migrations } from "./sql";
+import { migrate, Sql, type Migrations, type SqlUsage } from "./sql";
 
 /** Distinct breakdown values a shard keeps per cohort day and dimension; later ones are `(other)`. */
 export const VALUES_PER_DAY = 50;
@@ -57,6 +57,7 @@ type StoredContribution = { version: number; cohort_day: string | null; raw_touc
 
 export class RollupObject extends DurableObject<Env> {
 	private readonly sql: Sql;
+	private applyCalls = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -66,6 +67,7 @@ export class RollupObject extends DurableObject<Env> {
 
 	/** Applies updates newer than what is stored; returns how many changed anything. */
 	async apply({ retentionDays, updates }: ApplyInput): Promise<{ applied: number }> {
+		this.applyCalls++;
 		let applied = 0;
 		for (const update of updates) if (this.applyOne(update)) applied++;
 		this.sql.run(
@@ -75,6 +77,11 @@ export class RollupObject extends DurableObject<Env> {
 		);
 		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
 		return { applied };
+	}
+
+	/** Updates received, rows read and written since this instance started, database size (for `npm run bench`). */
+	usage(): SqlUsage & { applyCalls: number } {
+		return { ...this.sql.usage(), applyCalls: this.applyCalls };
 	}
 
 	/** Drops a visitor's link to its counts (erasure): the counts stay, anonymous. */

@@ -15,13 +15,26 @@ export class SqlError extends Error {
 
 type Value = SqlStorageValue;
 
+/** Rows this object's queries read and wrote since it started: what SQLite storage is billed by. */
+export type SqlUsage = { rowsRead: number; rowsWritten: number; databaseBytes: number };
+
 /** Typed access to `ctx.storage.sql`. */
 export class Sql {
+	private rowsRead = 0;
+	private rowsWritten = 0;
+
 	constructor(private readonly storage: SqlStorage) {}
+
+	usage(): SqlUsage {
+		return { rowsRead: this.rowsRead, rowsWritten: this.rowsWritten, databaseBytes: this.storage.databaseSize };
+	}
 
 	/** Every row of the query. */
 	all<Row extends Record<string, Value>>(query: string, ...params: Value[]): Row[] {
-		return this.cursor<Row>(query, params).toArray();
+		const cursor = this.cursor<Row>(query, params);
+		const rows = cursor.toArray();
+		this.count(cursor);
+		return rows;
 	}
 
 	/** The first row, or undefined. */
@@ -31,7 +44,15 @@ export class Sql {
 
 	/** Runs a statement; returns the number of rows it wrote. */
 	run(query: string, ...params: Value[]): number {
-		return this.cursor(query, params).rowsWritten;
+		const cursor = this.cursor(query, params);
+		cursor.toArray();
+		this.count(cursor);
+		return cursor.rowsWritten;
+	}
+
+	private count(cursor: SqlStorageCursor<Record<string, Value>>): void {
+		this.rowsRead += cursor.rowsRead;
+		this.rowsWritten += cursor.rowsWritten;
 	}
 
 	private cursor<Row extends Record<string, Value>>(query: string, params: Value[]): SqlStorageCursor<Row> {

@@ -36,7 +36,7 @@ import {
 	type CtaTouch,
 } from "../core/rollup";
 import { rollupStub } from "./names";
-import { hasTables, migrate, Sql, type Migrations } from "./sql";
+import { hasTables, migrate, Sql, type Migrations, type SqlUsage } from "./sql";
 
 /** Events kept in full per visitor; counters stay exact beyond it. */
 export const HISTORY_LIMIT = 200;
@@ -126,6 +126,8 @@ export type VisitorProfile = {
 	firstSeen: string;
 	lastSeen: string;
 	eventCount: number;
+	/** The visitor's SQLite database size. */
+	storageBytes: number;
 	/** Exact counts per event type and name (`null` for unnamed pages, identifies, …). */
 	eventCounts: { type: string; name: string | null; count: number }[];
 	journeys: { id: string; completed: { step: string; at: string }[]; progress: number }[];
@@ -319,6 +321,11 @@ export class VisitorObject extends DurableObject<Env> {
 		}
 	}
 
+	/** Rows read and written since this instance started, and the database size (for `npm run bench`). */
+	usage(): SqlUsage {
+		return this.sql.usage();
+	}
+
 	/** Everything an operator may see about the visitor, or null for one never seen. */
 	profile(site: SiteConfig, options: { eventLimit: number }): VisitorProfile | null {
 		if (!this.readable()) return null;
@@ -336,6 +343,7 @@ export class VisitorObject extends DurableObject<Env> {
 			firstSeen: new Date(visitor.first_seen).toISOString(),
 			lastSeen: new Date(visitor.last_seen).toISOString(),
 			eventCount: visitor.event_count,
+			storageBytes: this.ctx.storage.sql.databaseSize,
 			eventCounts: this.sql
 				.all<{ type: string; name: string; count: number }>("SELECT type, name, count FROM event_counts ORDER BY count DESC, type, name")
 				.map((row) => ({ ...row, name: row.name || null })),
