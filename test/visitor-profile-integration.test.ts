@@ -39,6 +39,7 @@ describe("GET /v1/admin/sites/:site/visitors/:id", () => {
 			ctas: [{ id: "subscribe-newsletter", variant: "a", views: 1, clicks: 1, dismissed: false }],
 		});
 		expect(profile.events.map((e) => e.event ?? e.type)).toEqual(["Newsletter Subscribed", "CTA Clicked", "CTA Viewed", "page"]);
+		expect((profile as unknown as { storageBytes: number }).storageBytes).toBeGreaterThan(0);
 	});
 
 	it("keeps first-reached times right when events arrive out of order", async () => {
