@@ -191,6 +191,19 @@ export const SiteConfigSchema = v.strictObject({
 		7,
 	),
 	journeys: v.pipe(v.array(JourneySchema), v.minLength(1), v.maxLength(20)),
+	visitorRateLimit: v.optional(
+		v.pipe(
+			v.strictObject({
+				perSecond: v.pipe(v.number(), v.minValue(0.1), v.maxValue(10_000)),
+				burst: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1_000_000)),
+			}),
+			v.description(
+				"Events one visitor may send: a burst, then a sustained rate; past it collect answers 429 with Retry-After.",
+			),
+		),
+		// Real clients send a page's queued events in one batch; a human never sustains 20 a second.
+		{ perSecond: 20, burst: 500 },
+	),
 	rollups: v.optional(
 		v.strictObject({
 			shards: v.optional(

@@ -26,6 +26,7 @@ import {
 	type RankingStats,
 } from "../core/cta-ranking";
 import { seededRandom } from "../core/random";
+import { takeTokens, type TokenBucket } from "../core/rate-limit";
 import {
 	attributeSteps,
 	journeyContribution,
@@ -117,7 +118,14 @@ export type IngestInput = {
 	/** Answer `next` too, after the events are stored (`POST /v1/collect?next=1`). */
 	next?: NextInput | undefined;
 };
-export type IngestResult = { accepted: number; duplicates: number; changes: ProgressChange[]; next?: NextAnswer };
+export type IngestResult = {
+	accepted: number;
+	duplicates: number;
+	changes: ProgressChange[];
+	next?: NextAnswer;
+	/** Set when the visitor sent more than its rate allows: nothing was stored. */
+	retryAfterSeconds?: number;
+};
 
 export type VisitorProfile = {
 	id: string;
@@ -183,6 +191,8 @@ export class VisitorObject extends DurableObject<Env> {
 	private schemaReady = false;
 	/** Whether this instance already set the alarm that flushes the outbox. */
 	private flushScheduled = false;
+	/** In memory on purpose: abuse protection needs no durability, and a restart forgives. */
+	private bucket: TokenBucket | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -195,6 +205,9 @@ export class VisitorObject extends DurableObject<Env> {
 	 * synchronous block, so it commits atomically: nothing on this path waits for a rollup.
 	 */
 	ingest({ site, key, events, next }: IngestInput): IngestResult {
+		const taken = takeTokens(this.bucket, events.length, Date.now(), site.visitorRateLimit);
+		this.bucket = taken.bucket;
+		if (!taken.allowed) return { accepted: 0, duplicates: 0, changes: [], retryAfterSeconds: taken.retryAfterSeconds };
 		const result = this.store(site, key, events);
 		return next ? { ...result, next: this.next(site, key, next) } : result;
 	}

@@ -119,6 +119,13 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 			storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),
 		),
 	);
+	const limited = Math.max(0, ...results.map((result) => result.retryAfterSeconds ?? 0));
+	if (limited > 0) {
+		// Other visitors' events in this request are stored; a retry finds them as duplicates.
+		throw new ApiError(429, "rate_limited", `Too many events for one visitor; retry in ${limited} s.`, undefined, {
+			"Retry-After": String(limited),
+		});
+	}
 	for (const result of results) {
 		response.accepted += result.accepted;
 		response.duplicates += result.duplicates;
