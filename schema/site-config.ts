@@ -204,6 +204,16 @@ export const SiteConfigSchema = v.strictObject({
 		// Real clients send a page's queued events in one batch; a human never sustains 20 a second.
 		{ perSecond: 20, burst: 500 },
 	),
+	visitorRetentionDays: v.optional(
+		v.pipe(
+			v.number(),
+			v.integer(),
+			v.minValue(1),
+			v.maxValue(3650),
+			v.description("Days a visitor's state is kept after their last event; then it is erased."),
+		),
+		400,
+	),
 	rollups: v.optional(
 		v.strictObject({
 			shards: v.optional(

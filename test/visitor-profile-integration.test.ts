@@ -1,6 +1,6 @@
 /** Through the worker: an operator looks up and erases a visitor. */
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { visitorStub } from "../worker/objects/names";
 import { HISTORY_LIMIT } from "../worker/objects/visitor-object";
@@ -111,6 +111,35 @@ describe("GET /v1/admin/sites/:site/visitors/:id", () => {
 		const visitor = uniqueId();
 		await beacon(pageView(visitor, "/"));
 		expect((await admin(`/sites/demo/visitors/${visitor}?limit=abc`)).status).toBe(400);
+	});
+});
+
+describe("retention", () => {
+	const DAY = 86_400_000;
+	const stubOf = (id: string) => visitorStub(env, "demo", { kind: "anonymous", id });
+
+	it("keeps a visitor, with an alarm at the site's retention deadline after the last event", async () => {
+		const visitor = uniqueId();
+		await beacon(pageView(visitor, "/blog/a"));
+		await runDurableObjectAlarm(stubOf(visitor)); // the rollup flush, which re-arms for retention
+		const alarm = await runInDurableObject(stubOf(visitor), (_, state) => state.storage.getAlarm());
+		expect(alarm).toBeGreaterThan(Date.now() + 399 * DAY);
+		expect(alarm).toBeLessThan(Date.now() + 401 * DAY);
+		expect((await admin(`/sites/demo/visitors/${visitor}`)).status).toBe(200);
+	});
+
+	it("erases the visitor's storage when the alarm finds the retention passed", async () => {
+		const visitor = uniqueId();
+		await beacon({ batch: [pageView(visitor, "/blog/a"), track(visitor, "Newsletter Subscribed")] });
+		await runInDurableObject(stubOf(visitor), (_, state) => {
+			state.storage.sql.exec("UPDATE visitor SET last_received = ?", Date.now() - 401 * DAY);
+		});
+		expect(await runDurableObjectAlarm(stubOf(visitor))).toBe(true);
+		const tables = await runInDurableObject(stubOf(visitor), (_, state) =>
+			state.storage.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'").toArray(),
+		);
+		expect(tables).toEqual([]);
+		expect((await admin(`/sites/demo/visitors/${visitor}`)).status).toBe(404);
 	});
 });
 

@@ -79,6 +79,9 @@ const MIGRATIONS: Migrations = [
 	);`,
 	// Every CTA view and click, for last-touch attribution of the steps that follow.
 	`CREATE TABLE cta_touches (message_id TEXT PRIMARY KEY, cta_id TEXT NOT NULL, variant_id TEXT NOT NULL, at INTEGER NOT NULL);`,
+	// Retention: when the last event arrived, and how long the site keeps a visitor after it.
+	`ALTER TABLE visitor ADD COLUMN last_received INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE visitor ADD COLUMN retention_days INTEGER NOT NULL DEFAULT 400;`,
 ];
 
 /** Everything `next` needs besides the visitor's own state. */
@@ -191,6 +194,8 @@ export class VisitorObject extends DurableObject<Env> {
 	private schemaReady = false;
 	/** Whether this instance already set the alarm that flushes the outbox. */
 	private flushScheduled = false;
+	/** Whether this instance set the alarm that erases the visitor once retention passes. */
+	private retentionArmed = false;
 	/** In memory on purpose: abuse protection needs no durability, and a restart forgives. */
 	private bucket: TokenBucket | undefined;
 
@@ -296,13 +301,24 @@ export class VisitorObject extends DurableObject<Env> {
 		);
 		const changes = this.updateProgress(site);
 		this.queueContributions(site, key);
+		if (!this.flushScheduled && !this.retentionArmed) this.armRetention();
 		return { accepted, duplicates, changes };
 	}
 
-	/** Flushes the outbox to the rollup shards; failed deliveries retry with backoff. */
+	/**
+	 * Erases the visitor once the site's retention has passed since their last event; otherwise
+	 * flushes the outbox to the rollup shards (failed deliveries retry with backoff) and re-arms
+	 * itself for the retention deadline.
+	 */
 	override async alarm(): Promise<void> {
 		this.flushScheduled = false;
+		this.retentionArmed = false;
 		if (!this.readable()) return;
+		const expires = this.retentionDeadline();
+		if (expires !== null && Date.now() >= expires) {
+			await this.erase();
+			return;
+		}
 		const pending = this.sql.all<OutboxRow>("SELECT * FROM outbox");
 		const visitor = this.ctx.id.toString();
 		const results = await Promise.allSettled(
@@ -331,6 +347,8 @@ export class VisitorObject extends DurableObject<Env> {
 			this.flushScheduled = true;
 		} else if (this.sql.one("SELECT 1 AS found FROM outbox")) {
 			this.scheduleFlush();
+		} else {
+			this.armRetention();
 		}
 	}
 
@@ -408,6 +426,7 @@ export class VisitorObject extends DurableObject<Env> {
 		}
 		await this.ctx.storage.deleteAlarm();
 		this.flushScheduled = false;
+		this.retentionArmed = false;
 		await this.ctx.storage.deleteAll();
 		this.schemaReady = false;
 		return existed;
@@ -426,18 +445,22 @@ export class VisitorObject extends DurableObject<Env> {
 
 	private recordEvent(site: SiteConfig, key: VisitorKey, event: VisitorEvent): void {
 		this.sql.run(
-			`INSERT INTO visitor (singleton, site, kind, id, user_id, first_seen, last_seen, event_count)
-			 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?5, 1)
+			`INSERT INTO visitor (singleton, site, kind, id, user_id, first_seen, last_seen, event_count, last_received, retention_days)
+			 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7)
 			 ON CONFLICT (singleton) DO UPDATE SET
 			   event_count = event_count + 1,
 			   first_seen = min(first_seen, excluded.first_seen),
 			   last_seen = max(last_seen, excluded.last_seen),
-			   user_id = coalesce(excluded.user_id, user_id)`,
+			   user_id = coalesce(excluded.user_id, user_id),
+			   last_received = max(last_received, excluded.last_received),
+			   retention_days = excluded.retention_days`,
 			site.id,
 			key.kind,
 			key.id,
 			event.userId,
 			event.timestamp,
+			event.receivedAt,
+			site.visitorRetentionDays,
 		);
 		if (event.anonymousId !== null && key.kind === "user") {
 			this.sql.run("INSERT OR IGNORE INTO anonymous_ids (anonymous_id) VALUES (?)", event.anonymousId);
@@ -579,6 +602,20 @@ export class VisitorObject extends DurableObject<Env> {
 			queued = true;
 		}
 		if (queued) this.scheduleFlush();
+	}
+
+	/** When the visitor's state is to be erased, or null for a visitor never stored. */
+	private retentionDeadline(): number | null {
+		const row = this.sql.one<{ last_received: number; retention_days: number }>("SELECT last_received, retention_days FROM visitor");
+		return row ? row.last_received + row.retention_days * 86_400_000 : null;
+	}
+
+	/** Sets the alarm to the retention deadline (an earlier flush alarm re-arms it when done). */
+	private armRetention(): void {
+		const expires = this.retentionDeadline();
+		if (expires === null) return;
+		this.retentionArmed = true;
+		void this.ctx.storage.setAlarm(expires);
 	}
 
 	/** Part of the caller's synchronous block: the alarm commits with the outbox rows. */
