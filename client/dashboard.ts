@@ -3,16 +3,10 @@
  * here; no framework. The admin token is asked for once and kept in this tab's sessionStorage.
  */
 
+import type { FunnelStep } from "../worker/core/rollup";
+
 /** Admin API answers. Their types live with the worker, whose runtime types this page cannot load. */
 type Json = Record<string, any>;
-type FunnelStep = {
-	id: string;
-	name: string;
-	visitors: number;
-	conversionFromPrevious: number | null;
-	conversionFromStart: number | null;
-	medianSecondsFromPrevious: number | null;
-};
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string) => document.querySelector(selector) as T;
 const TOKEN_KEY = "nudge_admin_token";

@@ -7,6 +7,7 @@ import eventSchemaFile from "../schema/json/event.schema.json";
 import siteSchemaFile from "../schema/json/site-config.schema.json";
 import candleShop from "../schema/sites/candle-shop.json";
 import demo from "../schema/sites/demo.json";
+import { DEMO_STEPS } from "./demo-steps";
 
 function minimalSite(): SiteConfigInput {
 	return {
@@ -46,16 +47,7 @@ describe("the bundled example sites", () => {
 		const result = parseSiteConfig(demo);
 		expect(result.ok).toBe(true);
 		if (!result.ok) return;
-		expect(result.config.journeys[0]?.steps.map((s) => s.id)).toEqual([
-			"engaged",
-			"subscribed",
-			"signed_up",
-			"trial_started",
-			"first_post",
-			"analytics_viewed",
-			"channels_connected",
-			"paid",
-		]);
+		expect(result.config.journeys[0]?.steps.map((s) => s.id)).toEqual(DEMO_STEPS);
 		const ctaSteps = result.config.ctas.map((c) => c.step);
 		for (const step of result.config.journeys[0]!.steps.slice(1).map((s) => s.id)) {
 			expect(ctaSteps, `a CTA leads to ${step}`).toContain(step);

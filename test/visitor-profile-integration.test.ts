@@ -4,6 +4,7 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { visitorStub } from "../worker/objects/names";
 import { HISTORY_LIMIT } from "../worker/objects/visitor-object";
+import { DEMO_STEPS } from "./demo-steps";
 import { admin, beacon, pageView, profileOf, track, uniqueId } from "./helpers";
 
 const at = (iso: string) => ({ timestamp: iso });
@@ -73,16 +74,7 @@ describe("GET /v1/admin/sites/:site/visitors/:id", () => {
 		];
 		await beacon({ batch: names.map((name, i) => track(visitor, name, at(new Date(Date.UTC(2026, 10, 1, i)).toISOString()))) });
 		const journey = (await profileOf(visitor)).journeys[0]!;
-		expect(journey.completed.map((c) => c.step)).toEqual([
-			"engaged",
-			"subscribed",
-			"signed_up",
-			"trial_started",
-			"first_post",
-			"analytics_viewed",
-			"channels_connected",
-			"paid",
-		]);
+		expect(journey.completed.map((c) => c.step)).toEqual(DEMO_STEPS);
 		expect(journey.completed.find((c) => c.step === "channels_connected")?.at).toBe("2026-11-01T08:00:00.000Z");
 		expect(journey.progress).toBe(1);
 	});

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSiteConfig } from "../../schema";
 import demo from "../../schema/sites/demo.json";
 import { isHoldout } from "../../worker/core/cta-ranking";
+import { DEMO_STEPS } from "../demo-steps";
 import { startLocalWorker, type LocalWorker } from "./local-worker";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -113,16 +114,7 @@ describe("the demo site with the snippet", () => {
 		await page.waitForURL("**/app");
 		await context.close();
 
-		expect(await until(() => completed(visitor), (steps) => steps.length === 8, "all eight steps")).toEqual([
-			"engaged",
-			"subscribed",
-			"signed_up",
-			"trial_started",
-			"first_post",
-			"analytics_viewed",
-			"channels_connected",
-			"paid",
-		]);
+		expect(await until(() => completed(visitor), (steps) => steps.length === 8, "all eight steps")).toEqual(DEMO_STEPS);
 		const events = (await profile(visitor))!.events.map((e) => e.event ?? e.type);
 		expect(events).toContain("CTA Viewed");
 		expect(events.filter((e) => e === "Channel Connected")).toHaveLength(3);
