@@ -95,6 +95,11 @@ describe("a visitor's contribution", () => {
 			{ day: "2026-11-01", step: "engaged" },
 			{ day: "2026-11-02", step: "subscribed" },
 		]);
+		// Time from the start is kept for the whole population only.
+		expect(rows.histograms.filter((h) => h.kind === "start").map((h) => [h.step, h.dim])).toEqual([
+			["engaged", ""],
+			["subscribed", ""],
+		]);
 		expect(rows.histograms.filter((h) => h.kind === "previous" && h.dim === "")).toEqual([
 			{ cohortDay: "2026-11-01", step: "subscribed", dim: "", value: "", kind: "previous", bucket: bucketOf(3_600) },
 		]);

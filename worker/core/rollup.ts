@@ -125,8 +125,8 @@ export type CtaKey = { day: string; cta: string; variant: string; metric: CtaMet
 
 /**
  * The counter rows one contribution adds (or, when replaced, removes): visitors per cohort day
- * and step, and histograms of the time from the previous step and from the start, each overall
- * and per breakdown value; and reaches per activity day.
+ * and step and the time from the previous step, overall and per breakdown value; the time from
+ * the start, overall; reaches per activity day; and CTA counters.
  */
 export function contributionRows(contribution: Contribution): {
 	funnel: FunnelKey[];
@@ -164,8 +164,10 @@ export function contributionRows(contribution: Contribution): {
 			if (reached.fromPrevious !== null) {
 				histograms.push({ cohortDay, step: reached.step, dim, value, kind: "previous", bucket: bucketOf(reached.fromPrevious) });
 			}
-			histograms.push({ cohortDay, step: reached.step, dim, value, kind: "start", bucket: bucketOf(reached.fromStart) });
 		}
+		// Time from the start only for the whole population: per breakdown value it would add a
+		// third of the rows every flush writes (rows written are most of the cost).
+		histograms.push({ cohortDay, step: reached.step, dim: "", value: "", kind: "start", bucket: bucketOf(reached.fromStart) });
 		trend.push({ day: utcDay(reached.at), step: reached.step });
 	}
 	return { funnel, histograms, trend, ctas };
