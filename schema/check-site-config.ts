@@ -12,12 +12,17 @@ export function checkSiteConfig(config: SiteConfig): ConfigIssue[] {
 	const report = (path: string, message: string) => issues.push({ path, message });
 
 	reportDuplicates(config.writeKeys, (_, i) => `writeKeys[${i}]`, "write key", report);
+	reportDuplicates(config.serverKeys.map((k) => k.name), (_, i) => `serverKeys[${i}].name`, "server key name", report);
+	reportDuplicates(config.serverKeys.map((k) => k.sha256), (_, i) => `serverKeys[${i}].sha256`, "server key", report);
 	reportDuplicates(config.journeys.map((j) => j.id), (_, i) => `journeys[${i}].id`, "journey id", report);
 	config.journeys.forEach((journey, j) => {
 		const at = `journeys[${j}]`;
 		reportDuplicates(journey.steps.map((s) => s.id), (_, i) => `${at}.steps[${i}].id`, "step id", report);
 		const last = journey.steps.length - 1;
 		journey.steps.forEach((step, s) => {
+			if (step.serverOnly && config.serverKeys.length === 0) {
+				report(`${at}.steps[${s}].serverOnly`, "a serverOnly step needs a server key in serverKeys, or nothing could ever reach it");
+			}
 			if (step.macro && s !== last) {
 				report(`${at}.steps[${s}].macro`, "only the last step of a journey can be the macro-conversion");
 			}

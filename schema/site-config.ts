@@ -94,6 +94,15 @@ export const StepSchema = v.strictObject({
 		v.pipe(v.boolean(), v.description("The macro-conversion: exactly one, the last step.")),
 		false,
 	),
+	serverOnly: v.optional(
+		v.pipe(
+			v.boolean(),
+			v.description(
+				"Only events sent with a server key may reach this step: a browser with the public write key gets 403.",
+			),
+		),
+		false,
+	),
 });
 
 export const JourneySchema = v.strictObject({
@@ -151,6 +160,15 @@ export const CtaSchema = v.strictObject({
 	dismissible: v.optional(v.boolean(), true),
 });
 
+export const ServerKeySchema = v.strictObject({
+	name: v.pipe(Id, v.description("What uses the key, e.g. 'billing'; shown nowhere else.")),
+	sha256: v.pipe(
+		v.string(),
+		v.regex(/^[0-9a-f]{64}$/, "must be the key's SHA-256 as 64 lowercase hex digits"),
+		v.description("SHA-256 of the secret key (hex): the config never holds the key itself."),
+	),
+});
+
 const Origin = v.pipe(
 	v.string(),
 	v.regex(/^https?:\/\/[^/\s]+$/, "must be an origin such as 'https://example.com' (no path)"),
@@ -164,6 +182,23 @@ export const SiteConfigSchema = v.strictObject({
 		v.array(v.pipe(v.string(), v.minLength(8), v.maxLength(128))),
 		v.minLength(1),
 		v.description("Public keys that pages send with events."),
+	),
+	serverKeys: v.optional(
+		v.pipe(
+			v.array(ServerKeySchema),
+			v.maxLength(20),
+			v.description("Secret keys for backends (as SHA-256 hashes). Events sent with one may reach serverOnly steps."),
+		),
+		[],
+	),
+	cookieless: v.optional(
+		v.pipe(
+			v.boolean(),
+			v.description(
+				"Store no identifier in the browser: anonymous visitors are a daily rotating hash of site, IP address and user agent.",
+			),
+		),
+		false,
 	),
 	allowedOrigins: v.optional(
 		v.pipe(

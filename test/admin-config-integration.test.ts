@@ -50,6 +50,18 @@ describe("site config through the admin API", () => {
 		expect(profile.journeys[0]?.completed.map((c) => c.step)).toEqual(["newsletter"]);
 	});
 
+	it("editing a step's rule keeps the progress visitors already made", async () => {
+		const visitor = uniqueId();
+		await beacon({ batch: [pageView(visitor, "/blog/a"), track(visitor, "Newsletter Subscribed"), track(visitor, "Account Created")] });
+		const edited = structuredClone(demo) as unknown as { journeys: { steps: { match: { path?: string[] }[] }[] }[] };
+		edited.journeys[0]!.steps[0]!.match[0]!.path = ["/blog/**", "/podcast/**", "/reports/**", "/guides/**"];
+		expect((await put("demo", edited)).status).toBe(200);
+		await beacon(track(visitor, "Trial Started"));
+		const profile = await (await admin(`/sites/demo/visitors/${visitor}`)).json<{ journeys: { completed: { step: string }[] }[] }>();
+		expect(profile.journeys[0]?.completed.map((c) => c.step)).toEqual(["engaged", "subscribed", "signed_up", "trial_started"]);
+		expect((await put("demo", demo)).status).toBe(200);
+	});
+
 	it("rejects an invalid config with 400 and the path of each bad field", async () => {
 		const broken = structuredClone(demo) as { ctas: { step: string; requires: string[] }[] };
 		broken.ctas[0]!.step = "dreaming";

@@ -1,6 +1,6 @@
 /** Through the worker: events become funnels, trends and breakdowns an operator reads. */
 import { env } from "cloudflare:workers";
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { utcDay } from "../worker/core/rollup";
 import { rollupStub, visitorStub } from "../worker/objects/names";
@@ -139,6 +139,32 @@ describe("GET /v1/admin/sites/:site/funnels/:journey", () => {
 	});
 });
 
+describe("rollup delivery", () => {
+	it("a restarted visitor never pushes a pending delivery back behind its retention alarm", async () => {
+		const visitor = uniqueId();
+		const stub = () => visitorStub(env, "demo", { kind: "anonymous", id: visitor });
+		await beaconFrom("NL", pageView(visitor, "/blog/a"));
+		// As after a failed delivery: the outbox entry backs off for ten minutes.
+		const retryAt = Date.now() + 10 * 60_000;
+		await runInDurableObject(stub(), async (_, state) => {
+			state.storage.sql.exec("UPDATE outbox SET due_at = ?, attempts = 3", retryAt);
+			await state.storage.setAlarm(retryAt);
+		});
+		await abortAllDurableObjects();
+		// A page view that changes nothing in the rollups, on the restarted object.
+		await beaconFrom("NL", pageView(visitor, "/blog/a"));
+		const alarm = await runInDurableObject(stub(), (_, state) => state.storage.getAlarm());
+		expect(alarm).toBeLessThanOrEqual(retryAt);
+	});
+
+	it("erasing a visitor first delivers what its outbox still holds, so the counts stay", async () => {
+		const visitor = uniqueId();
+		await beaconFrom("NL", pageView(visitor, "/blog/unflushed", { timestamp: "2026-11-26T10:00:00Z" }));
+		expect((await admin(`/sites/demo/visitors/${visitor}`, { method: "DELETE" })).status).toBe(200);
+		expect((await funnel("from=2026-11-26&to=2026-11-26")).steps[0]?.visitors).toBe(1);
+	});
+});
+
 describe("RollupObject", () => {
 	const contribution = (source: string, cohortDay = "2026-11-05") => ({
 		cohortDay,
@@ -178,7 +204,7 @@ describe("RollupObject", () => {
 		const recent = utcDay(Date.now() - 2 * 86_400_000);
 		const old = utcDay(Date.now() - 40 * 86_400_000);
 		await stub.apply({
-			retentionDays: 30,
+			retentionDays: 400,
 			updates: [
 				{ visitor: "old", version: 1, contribution: contribution("a", old) },
 				{ visitor: "new", version: 1, contribution: contribution("a", recent) },
@@ -186,10 +212,30 @@ describe("RollupObject", () => {
 		});
 		const range = [utcDay(Date.now() - 60 * 86_400_000), utcDay(Date.now())] as const;
 		expect((await stub.funnel(...range, "")).visitors[0]?.visitors).toBe(2);
+		// The site shortens its retention: the next update carries it, the next alarm enforces it.
+		await stub.apply({ retentionDays: 30, updates: [] });
 		expect(await runDurableObjectAlarm(stub)).toBe(true);
 		expect((await stub.funnel(...range, "")).visitors[0]?.visitors).toBe(1);
 		expect((await stub.trend(...range)).map((r) => r.day)).toEqual([recent]);
 		const alarm = await runInDurableObject(stub, (_, state) => state.storage.getAlarm());
 		expect(alarm).toBeGreaterThan(Date.now());
+	});
+
+	it("never counts a visitor twice when it changes after part of its contribution aged out", async () => {
+		const stub = rollupStub(env, "demo", "saas", 904);
+		const old = utcDay(Date.now() - 40 * 86_400_000);
+		const today = utcDay(Date.now());
+		const oldStep = { step: "engaged", at: Date.parse(`${old}T10:00:00Z`), fromPrevious: null, fromStart: 0 };
+		const todayStep = { step: "subscribed", at: Date.parse(`${today}T10:00:00Z`), fromPrevious: 3_456_000, fromStart: 3_456_000 };
+		await stub.apply({ retentionDays: 400, updates: [{ visitor: "v", version: 1, contribution: contribution("a", old) }] });
+		await stub.apply({ retentionDays: 30, updates: [] });
+		await runDurableObjectAlarm(stub);
+		// Returning 40 days later: one more step today. Today's reach counts once; the aged-out cohort stays gone.
+		const later = { ...contribution("a", old), steps: [oldStep, todayStep] };
+		await stub.apply({ retentionDays: 30, updates: [{ visitor: "v", version: 2, contribution: later }] });
+		await stub.apply({ retentionDays: 30, updates: [{ visitor: "v", version: 3, contribution: { ...later, touch: { ...later.touch, source: "b" } } }] });
+		const range = [utcDay(Date.now() - 60 * 86_400_000), today] as const;
+		expect(await stub.trend(...range)).toEqual([{ day: today, step: "subscribed", reaches: 1 }]);
+		expect((await stub.funnel(...range, "")).visitors).toEqual([]);
 	});
 });

@@ -144,9 +144,9 @@ describe("journey options", () => {
 		windowDays: 7,
 		order: "ordered",
 		steps: [
-			{ id: "a", name: "A", match: rule({ event: "A" }), optional: false, macro: false },
-			{ id: "b", name: "B", match: rule({ event: "B" }), optional: true, macro: false },
-			{ id: "c", name: "C", match: rule({ event: "C" }), optional: false, macro: true },
+			{ id: "a", name: "A", match: rule({ event: "A" }), optional: false, macro: false, serverOnly: false },
+			{ id: "b", name: "B", match: rule({ event: "B" }), optional: true, macro: false, serverOnly: false },
+			{ id: "c", name: "C", match: rule({ event: "C" }), optional: false, macro: true, serverOnly: false },
 		],
 		...overrides,
 	});

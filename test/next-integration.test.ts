@@ -54,6 +54,16 @@ describe("GET /v1/next", () => {
 		expect((await next(id, "&limit=1")).ctas).toHaveLength(1);
 	});
 
+	it("never offers a CTA for a step the visitor has done, even one the journey's order has not credited yet", async () => {
+		const id = visitorId();
+		// An account before any newsletter: the ordered journey credits signed_up only after subscribed.
+		await beacon({ batch: [pageView(id, "/blog/a", hoursAgo(3)), track(id, "Account Created", hoursAgo(2))] });
+		const answer = await next(id, "&path=/blog/a");
+		expect(answer.visitor.completed).toEqual(["engaged"]);
+		expect(answer.ctas.map((c) => c.id)).not.toContain("create-account");
+		expect(answer.ctas.map((c) => c.id)).toContain("subscribe-newsletter");
+	});
+
 	it("gives the same answer on repeated calls within a day", async () => {
 		const id = visitorId();
 		await beacon({ batch: signedUp(id) });

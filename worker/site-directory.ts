@@ -4,27 +4,31 @@
  * `CACHE_TTL_MS`, and the isolate that stored it at once.
  */
 import type { SiteConfig } from "../schema";
-import type { PutSiteResult, StoredSite } from "./objects/site-config-object";
+import { sha256Hex } from "./core/digest";
+import type { KeyOwner, PutSiteResult, StoredSite } from "./objects/site-config-object";
 
 export const CACHE_TTL_MS = 5_000;
 const REGISTRY = "registry";
 
 type Entry<T> = { value: T; expires: number };
-const byWriteKey = new Map<string, Entry<SiteConfig | null>>();
+const byKey = new Map<string, Entry<KeyOwner | null>>();
 
 function registry(env: Env) {
 	return env.SITES.get(env.SITES.idFromName(REGISTRY));
 }
 
-/** The site a write key belongs to, or null; unknown keys are cached too. */
-export async function siteForWriteKey(env: Env, writeKey: string, now = Date.now()): Promise<SiteConfig | null> {
-	const cached = byWriteKey.get(writeKey);
+/**
+ * The site a presented key opens, and whether it is the public write key or a server key;
+ * null for an unknown key (cached too).
+ */
+export async function ownerOfKey(env: Env, key: string, now = Date.now()): Promise<KeyOwner | null> {
+	const cached = byKey.get(key);
 	if (cached && cached.expires > now) return cached.value;
-	const site = await registry(env).siteForWriteKey(writeKey);
+	const owner = await registry(env).ownerOfKey(key, await sha256Hex(key));
 	// Bounded: a flood of made-up keys must not grow the cache without limit.
-	if (byWriteKey.size >= 10_000) byWriteKey.clear();
-	byWriteKey.set(writeKey, { value: site, expires: now + CACHE_TTL_MS });
-	return site;
+	if (byKey.size >= 10_000) byKey.clear();
+	byKey.set(key, { value: owner, expires: now + CACHE_TTL_MS });
+	return owner;
 }
 
 /** A site by id (stored or bundled), or null. Admin calls are rare: no cache. */
@@ -35,6 +39,6 @@ export async function siteById(env: Env, id: string): Promise<StoredSite | null>
 /** Stores a config and forgets what this isolate cached, so the change applies at once here. */
 export async function storeSite(env: Env, config: SiteConfig): Promise<PutSiteResult> {
 	const result = await registry(env).put(config, Date.now());
-	if (result.ok) byWriteKey.clear();
+	if (result.ok) byKey.clear();
 	return result;
 }

@@ -19,6 +19,8 @@ export type VisitorEvent = MatchableEvent & {
 	receivedAt: number;
 	userId: string | null;
 	anonymousId: string | null;
+	/** An alias's earlier id, whose visitor merges into this one. */
+	previousId: string | null;
 	/** Where the visitor came from, as far as this event tells. */
 	touch: FirstTouch;
 	/** The event as sent, minus what must not be kept (write key, IP address). */
@@ -43,6 +45,8 @@ export type NormalizeInput = {
 	country?: string | null | undefined;
 	/** The request's User-Agent, used when the event's context has none. */
 	userAgent?: string | null | undefined;
+	/** Replaces whatever anonymous id the event carries (cookieless sites name visitors themselves). */
+	anonymousId?: string | undefined;
 };
 
 export type NormalizeResult =
@@ -56,6 +60,7 @@ export function normalizeEvent(input: NormalizeInput): NormalizeResult {
 	}
 	const candidate: Record<string, unknown> = { ...raw };
 	if (candidate.type === undefined && input.impliedType) candidate.type = input.impliedType;
+	if (input.anonymousId !== undefined) candidate.anonymousId = input.anonymousId;
 	if (input.batchContext && (candidate.context === undefined || isPlainObject(candidate.context))) {
 		candidate.context = { ...input.batchContext, ...(candidate.context as object | undefined) };
 	}
@@ -85,6 +90,7 @@ export function normalizeEvent(input: NormalizeInput): NormalizeResult {
 			receivedAt,
 			userId: event.userId ?? null,
 			anonymousId: event.anonymousId ?? null,
+			previousId: event.type === "alias" ? (event.previousId ?? null) : null,
 			touch: readTouch({
 				campaign: event.context?.campaign,
 				pageUrl: event.context?.page?.url ?? stringOrNull(properties.url),
@@ -105,10 +111,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 	return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-function eventName(event: SegmentEvent): string | null {
-	if (event.type === "track") return event.event;
+/** The name an event is counted and matched under: a track's event, a page's or screen's name. */
+export function eventName(event: { type: string; event?: unknown; name?: unknown; properties?: unknown }): string | null {
+	if (event.type === "track") return typeof event.event === "string" ? event.event : null;
 	if (event.type === "page" || event.type === "screen") {
-		return event.name ?? (typeof event.properties?.name === "string" ? event.properties.name : null);
+		if (typeof event.name === "string") return event.name;
+		const properties = event.properties as { name?: unknown } | null | undefined;
+		return typeof properties?.name === "string" ? properties.name : null;
 	}
 	return null;
 }
@@ -190,10 +199,23 @@ function parseTime(text: string, field: string, fallback: number, warnings: stri
 	return time;
 }
 
-/** The event to keep in history: as sent, without the write key or the visitor's IP address. */
+/** The event to keep in history: as sent, without the write key or any IP address. */
 function storedBody(event: SegmentEvent, sent: Record<string, unknown>): Record<string, unknown> {
 	const { writeKey: _writeKey, ...rest } = sent;
-	const context = event.context ? { ...event.context } : undefined;
-	if (context) delete (context as Record<string, unknown>).ip;
-	return { ...rest, type: event.type, userId: event.userId ?? null, anonymousId: event.anonymousId ?? null, ...(context ? { context } : {}) };
+	const body = { ...rest, type: event.type, userId: event.userId ?? null, anonymousId: event.anonymousId ?? null, ...(event.context ? { context: event.context } : {}) };
+	return withoutIpAddresses(body) as Record<string, unknown>;
+}
+
+/** Keys under which clients send IP addresses: Segment's `context.ip`, RudderStack's `request_ip`, … */
+const IP_KEY = /^(ip|ip_?address|request_?ip|client_?ip|remote_?addr(ess)?)$/i;
+
+/** A copy without any IP address field at any depth: Nudge never stores one. */
+export function withoutIpAddresses(value: unknown): unknown {
+	if (Array.isArray(value)) return value.map(withoutIpAddresses);
+	if (value === null || typeof value !== "object") return value;
+	const copy: Record<string, unknown> = {};
+	for (const [key, item] of Object.entries(value)) {
+		if (!IP_KEY.test(key)) copy[key] = withoutIpAddresses(item);
+	}
+	return copy;
 }

@@ -130,6 +130,22 @@ export function stepQualifiedAt(step: Step, hits: RuleHits): number | undefined 
 export type JourneyProgress = Map<string, number>;
 
 /**
+ * When each step's evidence was complete, whatever the journey's order: from the hits, and from
+ * `prior` (what the visitor was already credited with, so editing a rule or merging devices
+ * never takes a reached step away).
+ */
+export function stepEvidence(journey: Journey, hits: RuleHits, prior?: ReadonlyMap<string, number>): JourneyProgress {
+	const evidence: JourneyProgress = new Map();
+	for (const step of journey.steps) {
+		const fromHits = stepQualifiedAt(step, hits);
+		const fromPrior = prior?.get(step.id);
+		const at = fromHits === undefined ? fromPrior : fromPrior === undefined ? fromHits : Math.min(fromHits, fromPrior);
+		if (at !== undefined) evidence.set(step.id, at);
+	}
+	return evidence;
+}
+
+/**
  * When each step was first reached.
  * - `ordered`: a step counts once every earlier non-optional step is reached, at the later of
  *   its own evidence and those steps (so signing up before reading the blog counts from the
@@ -137,8 +153,9 @@ export type JourneyProgress = Map<string, number>;
  * - `any`: every step counts when its evidence is complete.
  * In both, the journey begins at its earliest reached step and stops advancing `windowDays` later.
  */
-export function evaluateJourney(journey: Journey, hits: RuleHits): JourneyProgress {
-	const qualified = journey.steps.map((step) => stepQualifiedAt(step, hits));
+export function evaluateJourney(journey: Journey, hits: RuleHits, prior?: ReadonlyMap<string, number>): JourneyProgress {
+	const evidence = stepEvidence(journey, hits, prior);
+	const qualified = journey.steps.map((step) => evidence.get(step.id));
 	const reached: JourneyProgress = new Map();
 	const windowMs = journey.windowDays * DAY_MS;
 
@@ -191,4 +208,20 @@ export function diffProgress(
 		if (from !== to) changes.push({ journey: journey.id, step: step.id, from, to });
 	}
 	return changes;
+}
+
+/**
+ * The first serverOnly step whose rules the event matches, if any: such evidence may only come
+ * from the site's backend (a server key), so a visitor cannot fake it from the browser.
+ */
+export function serverOnlyStepOf(
+	site: Pick<SiteConfig, "journeys">,
+	event: MatchableEvent,
+): { journey: string; step: Step } | undefined {
+	for (const journey of site.journeys) {
+		for (const step of journey.steps) {
+			if (step.serverOnly && stepRules(step).some((rule) => matchRule(rule, event))) return { journey: journey.id, step };
+		}
+	}
+	return undefined;
 }

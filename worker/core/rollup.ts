@@ -28,7 +28,7 @@ export function shardOf(key: string, shards: number): number {
 export type ContributedStep = {
 	step: string;
 	at: number;
-	/** Seconds since the nearest earlier step reached; null for the first reached step. */
+	/** Seconds since the step reached last before it (in time); null for the first reached step. */
 	fromPrevious: number | null;
 	fromStart: number;
 };
@@ -69,18 +69,25 @@ export function journeyContribution(
 	const times = [...reached.values()];
 	if (times.length === 0) return ctas.length ? { cohortDay: null, steps: [], touch, group, ctas } : null;
 	const start = Math.min(...times);
+	const order = journey.steps.map((step) => step.id);
 	const steps: ContributedStep[] = [];
-	let previous: number | undefined;
-	for (const step of journey.steps) {
+	for (const [i, step] of journey.steps.entries()) {
 		const at = reached.get(step.id);
 		if (at === undefined) continue;
+		// The step reached last before this one, in time: in an any-order journey that need not
+		// be the step before it in the journey. Ties go to the step earlier in the journey.
+		let previous: number | undefined;
+		for (const [other, otherAt] of reached) {
+			const j = order.indexOf(other);
+			if (j === i || j < 0 || otherAt > at || (otherAt === at && j > i)) continue;
+			if (previous === undefined || otherAt > previous) previous = otherAt;
+		}
 		steps.push({
 			step: step.id,
 			at,
-			fromPrevious: previous === undefined ? null : Math.max(0, Math.round((at - previous) / 1000)),
-			fromStart: Math.max(0, Math.round((at - start) / 1000)),
+			fromPrevious: previous === undefined ? null : Math.round((at - previous) / 1000),
+			fromStart: Math.round((at - start) / 1000),
 		});
-		previous = at;
 	}
 	return { cohortDay: utcDay(start), steps, touch, group, ctas };
 }

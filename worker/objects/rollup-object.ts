@@ -46,6 +46,11 @@ const MIGRATIONS: Migrations = [
 		day TEXT NOT NULL, cta TEXT NOT NULL, variant TEXT NOT NULL, metric TEXT NOT NULL, amount INTEGER NOT NULL,
 		PRIMARY KEY (day, cta, variant, metric)
 	 ) WITHOUT ROWID;`,
+	// A visitor's contribution is kept until every row it added has aged out (its last day), so
+	// a later update can still subtract exactly what is left of it.
+	`ALTER TABLE contributions ADD COLUMN last_day TEXT;
+	 DROP INDEX contributions_by_day;
+	 CREATE INDEX contributions_by_last_day ON contributions (last_day);`,
 ];
 
 /** A visitor's new contribution (null: the visitor no longer counts), with its version. */
@@ -69,7 +74,8 @@ export class RollupObject extends DurableObject<Env> {
 	async apply({ retentionDays, updates }: ApplyInput): Promise<{ applied: number }> {
 		this.applyCalls++;
 		let applied = 0;
-		for (const update of updates) if (this.applyOne(update)) applied++;
+		const cutoff = retentionCutoff(Date.now(), retentionDays);
+		for (const update of updates) if (this.applyOne(update, cutoff)) applied++;
 		this.sql.run(
 			`INSERT INTO settings (singleton, retention_days) VALUES (1, ?)
 			 ON CONFLICT (singleton) DO UPDATE SET retention_days = excluded.retention_days`,
@@ -127,16 +133,21 @@ export class RollupObject extends DurableObject<Env> {
 	override async alarm(): Promise<void> {
 		const retentionDays = this.sql.one<{ retention_days: number }>("SELECT retention_days FROM settings")?.retention_days;
 		if (retentionDays === undefined) return;
-		const cutoff = utcDay(Date.now() - retentionDays * DAY_MS);
-		for (const table of ["funnel", "histograms", "breakdown_values", "contributions"]) {
+		const cutoff = retentionCutoff(Date.now(), retentionDays);
+		for (const table of ["funnel", "histograms", "breakdown_values"]) {
 			this.sql.run(`DELETE FROM ${table} WHERE cohort_day < ?`, cutoff);
 		}
+		this.sql.run("DELETE FROM contributions WHERE last_day < ?", cutoff);
 		this.sql.run("DELETE FROM trend WHERE day < ?", cutoff);
 		this.sql.run("DELETE FROM cta_counters WHERE day < ?", cutoff);
 		await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
 	}
 
-	private applyOne(update: RollupUpdate): boolean {
+	/**
+	 * Replaces a visitor's contribution: subtracts the old rows, adds the new. Rows of days
+	 * before `cutoff` are left alone on both sides: retention has dropped (or will drop) them.
+	 */
+	private applyOne(update: RollupUpdate, cutoff: string): boolean {
 		const stored = this.sql.one<StoredContribution>(
 			"SELECT version, cohort_day, raw_touch, contribution FROM contributions WHERE visitor = ?",
 			update.visitor,
@@ -144,12 +155,13 @@ export class RollupObject extends DurableObject<Env> {
 		if (stored && stored.version >= update.version) return false;
 		const before = stored?.contribution ? (JSON.parse(stored.contribution) as Contribution) : null;
 		const rawBefore = stored?.raw_touch ? (JSON.parse(stored.raw_touch) as Contribution["touch"]) : null;
-		const after = update.contribution ? this.capBreakdowns(update.contribution, before, rawBefore) : null;
+		const after = update.contribution ? this.capBreakdowns(update.contribution, before, rawBefore, cutoff) : null;
 
 		const deltas = new Map<string, { table: Counter; key: unknown[]; delta: number }>();
 		const add = (contribution: Contribution, sign: 1 | -1) => {
 			const rows = contributionRows(contribution);
 			const push = (table: Counter, key: unknown[], amount = 1) => {
+				if ((key[0] as string) < cutoff) return;
 				const id = `${table}\u0000${key.join("\u0000")}`;
 				const entry = deltas.get(id) ?? { table, key, delta: 0 };
 				entry.delta += sign * amount;
@@ -167,14 +179,15 @@ export class RollupObject extends DurableObject<Env> {
 		}
 
 		this.sql.run(
-			`INSERT INTO contributions (visitor, version, cohort_day, raw_touch, contribution) VALUES (?, ?, ?, ?, ?)
+			`INSERT INTO contributions (visitor, version, cohort_day, raw_touch, contribution, last_day) VALUES (?, ?, ?, ?, ?, ?)
 			 ON CONFLICT (visitor) DO UPDATE SET version = excluded.version, cohort_day = excluded.cohort_day,
-			   raw_touch = excluded.raw_touch, contribution = excluded.contribution`,
+			   raw_touch = excluded.raw_touch, contribution = excluded.contribution, last_day = excluded.last_day`,
 			update.visitor,
 			update.version,
 			after?.cohortDay ?? null,
 			update.contribution ? JSON.stringify(update.contribution.touch) : null,
 			after ? JSON.stringify(after) : null,
+			(after && lastDayOf(after)) ?? utcDay(Date.now()),
 		);
 		return true;
 	}
@@ -184,9 +197,15 @@ export class RollupObject extends DurableObject<Env> {
 	 * breakdown, later ones count as `(other)`. A visitor keeps the value it was counted under
 	 * while its day and raw value stay the same, so subtracting it later is exact.
 	 */
-	private capBreakdowns(next: Contribution, before: Contribution | null, rawBefore: Contribution["touch"] | null): Contribution {
+	private capBreakdowns(
+		next: Contribution,
+		before: Contribution | null,
+		rawBefore: Contribution["touch"] | null,
+		cutoff: string,
+	): Contribution {
 		const cohortDay = next.cohortDay;
-		if (cohortDay === null) return next;
+		// A cohort past retention adds no rows, so it needs no slot for its values either.
+		if (cohortDay === null || cohortDay < cutoff) return next;
 		const touch = { ...next.touch };
 		for (const dim of BREAKDOWNS) {
 			const raw = next.touch[dim];
@@ -235,6 +254,18 @@ const COUNTERS = {
 type Counter = keyof typeof COUNTERS;
 
 export type ShardCtaCounters = { cta: string; variant: string; metric: CtaMetric; amount: number }[];
+
+/** The latest day any row of a contribution is counted under, or null when it adds none. */
+function lastDayOf(contribution: Contribution): string | null {
+	const rows = contributionRows(contribution);
+	const days = [...rows.funnel.map((r) => r.cohortDay), ...rows.trend.map((r) => r.day), ...rows.ctas.map((r) => r.day)];
+	return days.length ? days.reduce((a, b) => (b > a ? b : a)) : null;
+}
+
+/** The first day retention keeps. */
+function retentionCutoff(now: number, retentionDays: number): string {
+	return utcDay(now - retentionDays * DAY_MS);
+}
 
 /** Retention runs shortly after each UTC midnight. */
 function nextRetentionRun(now: number): number {

@@ -1,6 +1,12 @@
 /**
  * One Durable Object per (site, visitor): the visitor's events, journey progress and CTA
  * exposure in SQLite. Thin around the pure journey logic in `core/journey`.
+ *
+ * Identity: when an event links an anonymous id (or an alias's previous id) to a user, the
+ * user's object asks the other object to hand over its state and absorbs it; from then on the
+ * other object forwards everything to the user, so later events that carry only the anonymous
+ * id still reach the user's state. The handing-over object keeps its data until the user's
+ * object has stored it (then "releases" it), so a crash at any point loses nothing.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { SiteConfig } from "../../schema";
@@ -11,8 +17,10 @@ import {
 	journeyProgress,
 	matchRule,
 	siteRules,
+	stepEvidence,
 	type JourneyProgress,
 	type ProgressChange,
+	type RuleHits,
 } from "../core/journey";
 import { ctaFeedback } from "../core/cta-feedback";
 import type { FirstTouch } from "../core/first-touch";
@@ -36,8 +44,9 @@ import {
 	type CtaContribution,
 	type CtaTouch,
 } from "../core/rollup";
-import { rollupStub } from "./names";
+import { rollupStub, visitorStub } from "./names";
 import { hasTables, migrate, Sql, type Migrations, type SqlUsage } from "./sql";
+import { absorbSnapshot, ACTIVITY_TABLES, takeSnapshot, type ExposureRow, type VisitorSnapshot } from "./visitor-snapshot";
 
 /** Events kept in full per visitor; counters stay exact beyond it. */
 export const HISTORY_LIMIT = 200;
@@ -45,6 +54,8 @@ export const HISTORY_LIMIT = 200;
 /** Rollup updates wait this long, so a burst of events becomes one update per journey. */
 export const FLUSH_DELAY_MS = 1_000;
 const MAX_BACKOFF_MS = 10 * 60_000;
+/** Forwarding chains are short (device → user → renamed user); a longer one is a cycle. */
+const MAX_HOPS = 4;
 
 const MIGRATIONS: Migrations = [
 	`CREATE TABLE visitor (
@@ -82,6 +93,17 @@ const MIGRATIONS: Migrations = [
 	// Retention: when the last event arrived, and how long the site keeps a visitor after it.
 	`ALTER TABLE visitor ADD COLUMN last_received INTEGER NOT NULL DEFAULT 0;
 	ALTER TABLE visitor ADD COLUMN retention_days INTEGER NOT NULL DEFAULT 400;`,
+	// Identity: where this visitor forwards to once merged, the visitors merged into it (each
+	// released once its state is stored here), and when each pending delivery is due, so the
+	// alarm is always derived from storage and a restart can never strand a delivery.
+	`DROP TABLE anonymous_ids;
+	CREATE TABLE forwarding (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), kind TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL);
+	CREATE TABLE merged_sources (
+		kind TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+		released INTEGER NOT NULL, due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, rollup_retention_days INTEGER NOT NULL,
+		PRIMARY KEY (kind, id)
+	);
+	ALTER TABLE outbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Everything `next` needs besides the visitor's own state. */
@@ -120,6 +142,9 @@ export type IngestInput = {
 	events: readonly VisitorEvent[];
 	/** Answer `next` too, after the events are stored (`POST /v1/collect?next=1`). */
 	next?: NextInput | undefined;
+	/** Set when another visitor forwards these events here because it was merged into this one. */
+	forwardedFrom?: VisitorKey | undefined;
+	hops?: number | undefined;
 };
 export type IngestResult = {
 	accepted: number;
@@ -133,6 +158,7 @@ export type IngestResult = {
 export type VisitorProfile = {
 	id: string;
 	userId: string | null;
+	/** Anonymous ids (devices) merged into this visitor. */
 	anonymousIds: string[];
 	firstSeen: string;
 	lastSeen: string;
@@ -156,14 +182,37 @@ export type VisitorProfile = {
 	}[];
 };
 
+/** A data-subject access request: everything held about the visitor (`?format=export`). */
+export type VisitorExport = VisitorProfile & {
+	exportedAt: string;
+	site: string;
+	/** Every identity merged into this one (devices, earlier user ids). */
+	mergedIdentities: { kind: string; id: string; mergedAt: string }[];
+	firstTouch: (FirstTouch & { at: string }) | null;
+	ctaTouches: { cta: string; variant: string; at: string; messageId: string }[];
+	ruleHits: { rule: string; at: string; messageId: string }[];
+	messageIds: string[];
+	retention: { lastEventReceivedAt: string; erasedAfter: string; days: number };
+	/** The rollups hold only counts; this is which shard counts this visitor, per journey. */
+	rollups: { journey: string; shard: number; version: number }[];
+};
+
+/** What a visitor answers when another asks it to merge into it. */
+export type HandOver =
+	| { outcome: "handed"; snapshot: VisitorSnapshot }
+	/** Already merged into another identity, or that identity was merged into this one. */
+	| { outcome: "refused"; reason: string };
+
 type VisitorRow = {
 	site: string;
-	kind: string;
+	kind: "user" | "anonymous";
 	id: string;
 	user_id: string | null;
 	first_seen: number;
 	last_seen: number;
 	event_count: number;
+	last_received: number;
+	retention_days: number;
 };
 type ProgressRow = { journey: string; step: string; reached_at: number };
 type HitRow = { rule_key: string; timestamp: number };
@@ -176,26 +225,15 @@ type OutboxRow = {
 	contribution: string | null;
 	retention_days: number;
 	attempts: number;
+	due_at: number;
 };
-type ExposureRow = {
-	cta_id: string;
-	variant_id: string;
-	views: number;
-	clicks: number;
-	dismissals: number;
-	first_viewed_at: number | null;
-	last_viewed_at: number | null;
-	last_clicked_at: number | null;
-	dismissed_at: number | null;
-};
+type SourceRow = { kind: "user" | "anonymous"; id: string; attempts: number; rollup_retention_days: number };
 
 export class VisitorObject extends DurableObject<Env> {
 	private readonly sql: Sql;
 	private schemaReady = false;
-	/** Whether this instance already set the alarm that flushes the outbox. */
-	private flushScheduled = false;
-	/** Whether this instance set the alarm that erases the visitor once retention passes. */
-	private retentionArmed = false;
+	/** The alarm time this instance last set; unknown after a restart, so the first change sets it. */
+	private alarmAt: number | undefined;
 	/** In memory on purpose: abuse protection needs no durability, and a restart forgives. */
 	private bucket: TokenBucket | undefined;
 
@@ -206,15 +244,27 @@ export class VisitorObject extends DurableObject<Env> {
 
 	/**
 	 * Stores new events (a `messageId` already stored counts as a duplicate) and re-evaluates
-	 * the journeys. Everything, the rollup outbox and its alarm included, happens in one
-	 * synchronous block, so it commits atomically: nothing on this path waits for a rollup.
+	 * the journeys. Linked identities are fetched first; then everything, the rollup outbox and
+	 * its alarm included, happens in one synchronous block, so it commits atomically: nothing
+	 * on this path waits for a rollup.
 	 */
-	ingest({ site, key, events, next }: IngestInput): IngestResult {
+	async ingest(input: IngestInput): Promise<IngestResult> {
+		const { site, key, events, next } = input;
 		const taken = takeTokens(this.bucket, events.length, Date.now(), site.visitorRateLimit);
 		this.bucket = taken.bucket;
 		if (!taken.allowed) return { accepted: 0, duplicates: 0, changes: [], retryAfterSeconds: taken.retryAfterSeconds };
-		const result = this.store(site, key, events);
-		return next ? { ...result, next: this.next(site, key, next) } : result;
+
+		this.ensureSchema();
+		let target = this.forwardTarget();
+		if (target && (input.hops ?? 0) < MAX_HOPS) return this.forward(target, input);
+		const links = this.unmergedLinks(key, events, input.forwardedFrom);
+		const handed = links.length ? await this.askHandOvers(site, key, links) : [];
+		// Merged away while waiting: the identity this visitor now belongs to takes the events.
+		target = this.forwardTarget();
+		if (target && (input.hops ?? 0) < MAX_HOPS) return this.forward(target, input);
+
+		const result = this.store(site, key, events, handed);
+		return next ? { ...result, next: this.answerNext(site, key, next) } : result;
 	}
 
 	/**
@@ -222,42 +272,230 @@ export class VisitorObject extends DurableObject<Env> {
 	 * statistics passed in, draws seeded by visitor and day. Reads only: a visitor never seen
 	 * gets an answer and no storage.
 	 */
-	next(site: SiteConfig, key: VisitorKey, input: NextInput): NextAnswer {
-		const journey = site.journeys.find((j) => j.id === input.journey) ?? site.journeys[0]!;
-		const visitorKey = `${key.kind}:${key.id}`;
-		const holdout = isHoldout(site, visitorKey);
-		const reached = (this.readable() ? this.storedProgress().get(journey.id) : undefined) ?? new Map<string, number>();
-		const visitor = {
-			id: key.id,
-			journey: journey.id,
-			completed: journey.steps.filter((step) => reached.has(step.id)).map((step) => step.id),
-			progress: journeyProgress(journey, reached),
-			holdout,
-		};
-		if (holdout) return { visitor, ctas: [], ttl: NEXT_TTL_SECONDS };
-		const state = { reached, exposure: this.readable() ? this.exposure() : new Map<string, CtaExposure>() };
-		const eligible = eligibleCtas(site, journey, state, input, input.now);
-		const random = seededRandom(dailySeed(site.id, visitorKey, input.now));
-		const ranked = rankCtas(journey, eligible, state, input.stats, random).slice(0, input.limit);
+	async next(site: SiteConfig, key: VisitorKey, input: NextInput): Promise<NextAnswer> {
+		const target = this.existing() ? this.forwardTarget() : null;
+		if (target) return visitorStub(this.env, site.id, target).next(site, target, input);
+		return this.answerNext(site, key, input);
+	}
+
+	/** Another visitor asks to absorb this one: hands over what is stored and forwards from now on. */
+	handOver(site: SiteConfig, self: VisitorKey, target: VisitorKey, now = Date.now()): HandOver {
+		this.ensureSchema();
+		const current = this.forwardTarget();
+		if (current && !sameKey(current, target)) {
+			return { outcome: "refused", reason: `already merged into ${current.kind} '${current.id}'` };
+		}
+		if (this.sql.one("SELECT 1 AS found FROM merged_sources WHERE kind = ? AND id = ?", target.kind, target.id)) {
+			return { outcome: "refused", reason: `${target.kind} '${target.id}' was merged into this visitor` };
+		}
+		if (!current) {
+			this.sql.run("INSERT INTO forwarding (singleton, kind, id, at) VALUES (1, ?, ?, ?)", target.kind, target.id, now);
+			// A visitor never seen still needs a row: its retention and erasure go by it.
+			this.sql.run(
+				`INSERT INTO visitor (singleton, site, kind, id, first_seen, last_seen, event_count, last_received, retention_days)
+				 VALUES (1, ?1, ?2, ?3, ?4, ?4, 0, ?4, ?5) ON CONFLICT (singleton) DO NOTHING`,
+				site.id,
+				self.kind,
+				self.id,
+				now,
+				site.visitorRetentionDays,
+			);
+			this.armAlarm();
+		}
+		return { outcome: "handed", snapshot: takeSnapshot(this.sql) };
+	}
+
+	/**
+	 * The identity this visitor merged into has stored its state: its counts leave the rollups
+	 * (the identity counts them now) and its activity is deleted. Idempotent.
+	 */
+	release(target: VisitorKey, rollupRetentionDays: number): boolean {
+		if (!this.existing()) return true;
+		const current = this.forwardTarget();
+		if (!current || !sameKey(current, target)) return false;
+		this.retractContributions(rollupRetentionDays);
+		for (const table of ACTIVITY_TABLES) this.sql.run(`DELETE FROM ${table}`);
+		this.sql.run("UPDATE visitor SET event_count = 0, user_id = NULL");
+		this.armAlarm();
+		return true;
+	}
+
+	/**
+	 * Erases the visitor once the site's retention has passed since their last event; otherwise
+	 * delivers what is due: outbox entries to the rollup shards and releases to merged visitors,
+	 * each retried with backoff until acknowledged. Always re-arms itself from what is stored.
+	 */
+	override async alarm(): Promise<void> {
+		this.alarmAt = undefined;
+		if (!this.existing()) return;
+		const expires = this.retentionDeadline();
+		if (expires !== null && Date.now() >= expires) {
+			// A merged visitor's retention ends only its own link, never the identity it joined.
+			await this.erase({ cascade: this.forwardTarget() === null });
+			return;
+		}
+		// Everything pending goes now, due or not: one round trip serves all of it.
+		await this.deliver();
+		this.armAlarm();
+	}
+
+	/** Rows read and written since this instance started, and the database size (for `npm run bench`). */
+	usage(): SqlUsage {
+		return this.sql.usage();
+	}
+
+	/** Everything an operator may see about the visitor, or null for one never seen. */
+	async profile(site: SiteConfig, options: { eventLimit: number }): Promise<VisitorProfile | null> {
+		if (!this.existing()) return null;
+		const target = this.forwardTarget();
+		if (target) return visitorStub(this.env, site.id, target).profile(site, options);
+		return this.localProfile(site, options.eventLimit);
+	}
+
+	/** A data-subject access request: everything held about the visitor, or null for one never seen. */
+	async exportData(site: SiteConfig, now = Date.now()): Promise<VisitorExport | null> {
+		if (!this.existing()) return null;
+		const target = this.forwardTarget();
+		if (target) return visitorStub(this.env, site.id, target).exportData(site, now);
+		const profile = this.localProfile(site, HISTORY_LIMIT);
+		const visitor = this.visitorRow();
+		if (!profile || !visitor) return null;
+		const iso = (time: number) => new Date(time).toISOString();
+		const touch = this.sql.one<{ timestamp: number; touch: string }>("SELECT timestamp, touch FROM first_touch");
 		return {
-			visitor,
-			ctas: ranked.map(({ cta, variant, score, reason }) => ({
-				id: cta.id,
-				variant: variant.id,
-				step: cta.step,
-				title: variant.title,
-				body: variant.body,
-				href: variant.href,
-				placement: cta.placement,
-				dismissible: cta.dismissible,
-				score,
-				reason,
-			})),
-			ttl: NEXT_TTL_SECONDS,
+			...profile,
+			exportedAt: iso(now),
+			site: visitor.site,
+			mergedIdentities: this.sql
+				.all<{ kind: string; id: string; at: number }>("SELECT kind, id, at FROM merged_sources ORDER BY at, kind, id")
+				.map((row) => ({ kind: row.kind, id: row.id, mergedAt: iso(row.at) })),
+			firstTouch: touch ? { ...(JSON.parse(touch.touch) as FirstTouch), at: iso(touch.timestamp) } : null,
+			ctaTouches: this.sql
+				.all<{ message_id: string; cta_id: string; variant_id: string; at: number }>("SELECT * FROM cta_touches ORDER BY at")
+				.map((row) => ({ cta: row.cta_id, variant: row.variant_id, at: iso(row.at), messageId: row.message_id })),
+			ruleHits: this.sql
+				.all<{ rule_key: string; timestamp: number; message_id: string }>("SELECT * FROM rule_hits ORDER BY timestamp")
+				.map((row) => ({ rule: row.rule_key, at: iso(row.timestamp), messageId: row.message_id })),
+			messageIds: this.sql.all<{ message_id: string }>("SELECT message_id FROM message_ids ORDER BY message_id").map((row) => row.message_id),
+			retention: {
+				lastEventReceivedAt: iso(visitor.last_received),
+				erasedAfter: iso(visitor.last_received + visitor.retention_days * 86_400_000),
+				days: visitor.retention_days,
+			},
+			rollups: this.sql.all<{ journey: string; shard: number; version: number }>("SELECT journey, shard, version FROM rollup_state"),
 		};
 	}
 
-	private store(site: SiteConfig, key: VisitorKey, events: readonly VisitorEvent[]): IngestResult {
+	/**
+	 * Erases everything stored about the visitor and every identity merged into it; a merged
+	 * visitor erases the identity it belongs to (and its other devices) too. Counts not yet
+	 * delivered to the rollups are delivered first, once; the shards keep the counts but forget
+	 * whose they were. No event is accepted while the erasure runs, so none acknowledged during
+	 * it is wiped unseen. Returns whether there was anything.
+	 *
+	 * `cascade: false` erases this object alone; `skip` is an identity the caller erases itself;
+	 * `retract` (rollup retention days) takes this visitor's counts out of the rollups first,
+	 * for a merged visitor whose identity already counts them.
+	 */
+	async erase(options: { cascade?: boolean; skip?: VisitorKey; retract?: number } = {}): Promise<boolean> {
+		return this.ctx.blockConcurrencyWhile(async () => {
+			const visitor = this.existing() ? this.visitorRow() : undefined;
+			if (!visitor) {
+				await this.ctx.storage.deleteAll();
+				return false;
+			}
+			const self: VisitorKey = { kind: visitor.kind, id: visitor.id };
+			const target = this.forwardTarget();
+			if (options.cascade !== false) {
+				if (target) {
+					await visitorStub(this.env, visitor.site, target).erase({ skip: self });
+				} else {
+					const sources = this.sql
+						.all<SourceRow & { released: number }>("SELECT kind, id, released, rollup_retention_days FROM merged_sources")
+						.filter((row) => !options.skip || !sameKey(row, options.skip));
+					await Promise.all(
+						sources.map((row) =>
+							visitorStub(this.env, visitor.site, { kind: row.kind, id: row.id }).erase({
+								cascade: false,
+								retract: row.released ? undefined : row.rollup_retention_days,
+							}),
+						),
+					);
+				}
+			}
+			if (target && options.retract !== undefined) this.retractContributions(options.retract);
+			await this.deliver({ once: true }).catch(() => undefined);
+			const id = this.ctx.id.toString();
+			await Promise.allSettled(
+				this.sql
+					.all<RollupStateRow>("SELECT * FROM rollup_state")
+					.map((row) => rollupStub(this.env, visitor.site, row.journey, row.shard).forget(id)),
+			);
+			await this.ctx.storage.deleteAlarm();
+			this.alarmAt = undefined;
+			await this.ctx.storage.deleteAll();
+			this.schemaReady = false;
+			return true;
+		});
+	}
+
+	/** Queues a null contribution for every journey this visitor counts in (its identity counts it now). */
+	private retractContributions(rollupRetentionDays: number): void {
+		const site = this.visitorRow()?.site;
+		if (site === undefined) return;
+		for (const state of this.sql.all<RollupStateRow>("SELECT * FROM rollup_state WHERE contribution IS NOT NULL")) {
+			this.queueContribution(site, state.journey, state.shard, state.version + 1, null, rollupRetentionDays);
+		}
+	}
+
+	private forward(target: VisitorKey, input: IngestInput): Promise<IngestResult> {
+		// The forwarding visitor stays alive as long as it is in use: its retention goes by this.
+		this.sql.run("UPDATE visitor SET last_received = max(last_received, ?)", Date.now());
+		return visitorStub(this.env, input.site.id, target).ingest({
+			...input,
+			key: target,
+			forwardedFrom: input.key,
+			hops: (input.hops ?? 0) + 1,
+		});
+	}
+
+	/** Identities these events link to this user that are not merged yet. */
+	private unmergedLinks(self: VisitorKey, events: readonly VisitorEvent[], forwardedFrom: VisitorKey | undefined): VisitorKey[] {
+		if (self.kind !== "user") return [];
+		const links = new Map<string, VisitorKey>();
+		const add = (key: VisitorKey) => {
+			if (!sameKey(key, self)) links.set(`${key.kind}\u0000${key.id}`, key);
+		};
+		if (forwardedFrom) add(forwardedFrom);
+		for (const event of events) {
+			if (event.anonymousId !== null) add({ kind: "anonymous", id: event.anonymousId });
+			if (event.previousId !== null) {
+				// Segment's alias: the previous id is a device's anonymous id, or an earlier user id.
+				add({ kind: "anonymous", id: event.previousId });
+				add({ kind: "user", id: event.previousId });
+			}
+		}
+		return [...links.values()].filter(
+			(key) => !this.sql.one("SELECT 1 AS found FROM merged_sources WHERE kind = ? AND id = ?", key.kind, key.id),
+		);
+	}
+
+	/** A source that cannot answer now is merged on a later event; this one's events are stored regardless. */
+	private async askHandOvers(site: SiteConfig, self: VisitorKey, links: VisitorKey[]): Promise<{ source: VisitorKey; handOver: HandOver }[]> {
+		const answers = await Promise.allSettled(links.map((source) => visitorStub(this.env, site.id, source).handOver(site, source, self)));
+		return answers.flatMap((answer, i) => {
+			if (answer.status === "fulfilled") return [{ source: links[i]!, handOver: answer.value }];
+			console.error(JSON.stringify({ msg: "merge postponed", site: site.id, source: links[i], error: String(answer.reason) }));
+			return [];
+		});
+	}
+
+	private store(
+		site: SiteConfig,
+		key: VisitorKey,
+		events: readonly VisitorEvent[],
+		handed: readonly { source: VisitorKey; handOver: HandOver }[],
+	): IngestResult {
 		this.ensureSchema();
 		const rules = siteRules(site);
 		const touchedRules = new Set<string>();
@@ -282,7 +520,8 @@ export class VisitorObject extends DurableObject<Env> {
 				touchedRules.add(ruleKey);
 			}
 		}
-		if (accepted === 0) return { accepted, duplicates, changes: [] };
+		const merged = this.absorb(site, handed, touchedRules);
+		if (accepted === 0 && !merged) return { accepted, duplicates, changes: [] };
 		this.updateFirstTouch(events);
 
 		for (const ruleKey of touchedRules) {
@@ -301,66 +540,167 @@ export class VisitorObject extends DurableObject<Env> {
 		);
 		const changes = this.updateProgress(site);
 		this.queueContributions(site, key);
-		if (!this.flushScheduled && !this.retentionArmed) this.armRetention();
+		this.armAlarm();
 		return { accepted, duplicates, changes };
 	}
 
-	/**
-	 * Erases the visitor once the site's retention has passed since their last event; otherwise
-	 * flushes the outbox to the rollup shards (failed deliveries retry with backoff) and re-arms
-	 * itself for the retention deadline.
-	 */
-	override async alarm(): Promise<void> {
-		this.flushScheduled = false;
-		this.retentionArmed = false;
-		if (!this.readable()) return;
-		const expires = this.retentionDeadline();
-		if (expires !== null && Date.now() >= expires) {
-			await this.erase();
-			return;
+	/** Absorbs what linked identities handed over; returns whether anything new was merged. */
+	private absorb(site: SiteConfig, handed: readonly { source: VisitorKey; handOver: HandOver }[], touchedRules: Set<string>): boolean {
+		let merged = false;
+		const now = Date.now();
+		for (const { source, handOver } of handed) {
+			// A concurrent request may have absorbed it while this one waited.
+			if (this.sql.one("SELECT 1 AS found FROM merged_sources WHERE kind = ? AND id = ?", source.kind, source.id)) continue;
+			const snapshot = handOver.outcome === "handed" ? handOver.snapshot : null;
+			this.sql.run(
+				`INSERT INTO merged_sources (kind, id, at, released, due_at, rollup_retention_days) VALUES (?, ?, ?, ?, ?, ?)`,
+				source.kind,
+				source.id,
+				now,
+				snapshot ? 0 : 1,
+				now + FLUSH_DELAY_MS,
+				site.rollups.retentionDays,
+			);
+			if (!snapshot) continue;
+			merged = true;
+			for (const ruleKey of absorbSnapshot(this.sql, snapshot)) touchedRules.add(ruleKey);
+			for (const nested of snapshot.sources) {
+				this.sql.run(
+					`INSERT OR IGNORE INTO merged_sources (kind, id, at, released, due_at, rollup_retention_days) VALUES (?, ?, ?, 1, ?, ?)`,
+					nested.kind,
+					nested.id,
+					now,
+					now,
+					site.rollups.retentionDays,
+				);
+			}
 		}
+		return merged;
+	}
+
+	/**
+	 * Delivers what is pending: outbox entries to their shards and releases to merged visitors.
+	 * Failures are kept with a later due time (exponential backoff with jitter). `once`: a last
+	 * attempt before erasure, whose outcome nobody keeps.
+	 */
+	private async deliver(options: { once?: boolean } = {}): Promise<void> {
+		const visitor = this.visitorRow();
+		if (!visitor) return;
+		const self: VisitorKey = { kind: visitor.kind, id: visitor.id };
 		const pending = this.sql.all<OutboxRow>("SELECT * FROM outbox");
-		const visitor = this.ctx.id.toString();
-		const results = await Promise.allSettled(
-			pending.map((row) =>
-				rollupStub(this.env, row.site, row.journey, row.shard).apply({
-					retentionDays: row.retention_days,
-					updates: [{ visitor, version: row.version, contribution: parseContribution(row.contribution) }],
-				}),
+		const releases = options.once
+			? []
+			: this.sql.all<SourceRow>("SELECT kind, id, attempts, rollup_retention_days FROM merged_sources WHERE released = 0");
+		const id = this.ctx.id.toString();
+		const [flushed, released] = await Promise.all([
+			Promise.allSettled(
+				pending.map((row) =>
+					rollupStub(this.env, row.site, row.journey, row.shard).apply({
+						retentionDays: row.retention_days,
+						updates: [{ visitor: id, version: row.version, contribution: parseContribution(row.contribution) }],
+					}),
+				),
 			),
-		);
-		let attempts = 0;
-		results.forEach((result, i) => {
+			Promise.allSettled(
+				releases.map((row) => visitorStub(this.env, visitor.site, row).release(self, row.rollup_retention_days)),
+			),
+		]);
+		if (options.once) return;
+		const retryAt = (attempts: number) => Date.now() + Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** attempts) * (0.75 + Math.random() / 2);
+		flushed.forEach((result, i) => {
 			const row = pending[i]!;
 			if (result.status === "fulfilled") {
 				// A newer version queued while this one was in flight stays for the next flush.
 				this.sql.run("DELETE FROM outbox WHERE journey = ? AND version = ?", row.journey, row.version);
 			} else {
-				attempts = Math.max(attempts, row.attempts + 1);
-				this.sql.run("UPDATE outbox SET attempts = attempts + 1 WHERE journey = ?", row.journey);
+				this.sql.run("UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE journey = ?", retryAt(row.attempts + 1), row.journey);
 				console.error(JSON.stringify({ msg: "rollup delivery failed", journey: row.journey, shard: row.shard, error: String(result.reason) }));
 			}
 		});
-		if (attempts > 0) {
-			const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** attempts) * (0.75 + Math.random() / 2);
-			await this.ctx.storage.setAlarm(Date.now() + backoff);
-			this.flushScheduled = true;
-		} else if (this.sql.one("SELECT 1 AS found FROM outbox")) {
-			this.scheduleFlush();
-		} else {
-			this.armRetention();
-		}
+		released.forEach((result, i) => {
+			const row = releases[i]!;
+			if (result.status === "fulfilled") {
+				this.sql.run("UPDATE merged_sources SET released = 1 WHERE kind = ? AND id = ?", row.kind, row.id);
+			} else {
+				this.sql.run(
+					"UPDATE merged_sources SET attempts = attempts + 1, due_at = ? WHERE kind = ? AND id = ?",
+					retryAt(row.attempts + 1),
+					row.kind,
+					row.id,
+				);
+				console.error(JSON.stringify({ msg: "merge release failed", source: row, error: String(result.reason) }));
+			}
+		});
 	}
 
-	/** Rows read and written since this instance started, and the database size (for `npm run bench`). */
-	usage(): SqlUsage {
-		return this.sql.usage();
+	/**
+	 * Sets the alarm to the earliest thing stored that is due: a delivery, else the retention
+	 * deadline. Derived from storage, so a restarted object can never push a pending delivery
+	 * back; it only moves the alarm earlier, because a due alarm re-arms itself when it runs.
+	 */
+	private armAlarm(): void {
+		const due = this.sql.one<{ at: number | null }>(
+			`SELECT min(at) AS at FROM (SELECT min(due_at) AS at FROM outbox
+			 UNION ALL SELECT min(due_at) FROM merged_sources WHERE released = 0)`,
+		)?.at;
+		const retention = this.retentionDeadline();
+		const at = Math.min(due ?? Number.POSITIVE_INFINITY, retention ?? Number.POSITIVE_INFINITY);
+		if (!Number.isFinite(at) || (this.alarmAt !== undefined && this.alarmAt <= at)) return;
+		this.alarmAt = at;
+		// Part of the caller's synchronous block: the alarm commits with the rows it is for.
+		void this.ctx.storage.setAlarm(at);
 	}
 
-	/** Everything an operator may see about the visitor, or null for one never seen. */
-	profile(site: SiteConfig, options: { eventLimit: number }): VisitorProfile | null {
-		if (!this.readable()) return null;
-		const visitor = this.sql.one<VisitorRow>("SELECT * FROM visitor");
+	private forwardTarget(): VisitorKey | null {
+		const row = this.sql.one<{ kind: "user" | "anonymous"; id: string }>("SELECT kind, id FROM forwarding");
+		return row ? { kind: row.kind, id: row.id } : null;
+	}
+
+	private visitorRow(): VisitorRow | undefined {
+		return this.sql.one<VisitorRow>("SELECT * FROM visitor");
+	}
+
+	private answerNext(site: SiteConfig, key: VisitorKey, input: NextInput): NextAnswer {
+		const journey = site.journeys.find((j) => j.id === input.journey) ?? site.journeys[0]!;
+		const visitorKey = `${key.kind}:${key.id}`;
+		const holdout = isHoldout(site, visitorKey);
+		const stored = this.existing();
+		const reached = (stored ? this.storedProgress().get(journey.id) : undefined) ?? new Map<string, number>();
+		const visitor = {
+			id: key.id,
+			journey: journey.id,
+			completed: journey.steps.filter((step) => reached.has(step.id)).map((step) => step.id),
+			progress: journeyProgress(journey, reached),
+			holdout,
+		};
+		if (holdout) return { visitor, ctas: [], ttl: NEXT_TTL_SECONDS };
+		// A step the visitor has done counts as done for CTAs even when the journey's order
+		// has not credited it yet: nobody should be asked to create the account they have.
+		const done = stored ? stepEvidence(journey, this.ruleHits(), reached) : reached;
+		const state = { reached: done, exposure: stored ? this.exposure() : new Map<string, CtaExposure>() };
+		const eligible = eligibleCtas(site, journey, state, input, input.now);
+		const random = seededRandom(dailySeed(site.id, visitorKey, input.now));
+		const ranked = rankCtas(journey, eligible, state, input.stats, random).slice(0, input.limit);
+		return {
+			visitor,
+			ctas: ranked.map(({ cta, variant, score, reason }) => ({
+				id: cta.id,
+				variant: variant.id,
+				step: cta.step,
+				title: variant.title,
+				body: variant.body,
+				href: variant.href,
+				placement: cta.placement,
+				dismissible: cta.dismissible,
+				score,
+				reason,
+			})),
+			ttl: NEXT_TTL_SECONDS,
+		};
+	}
+
+	private localProfile(site: SiteConfig, eventLimit: number): VisitorProfile | null {
+		const visitor = this.visitorRow();
 		if (!visitor) return null;
 		const progress = this.storedProgress();
 		const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
@@ -369,8 +709,8 @@ export class VisitorObject extends DurableObject<Env> {
 			id: visitor.id,
 			userId: visitor.kind === "user" ? visitor.id : visitor.user_id,
 			anonymousIds: this.sql
-				.all<{ anonymous_id: string }>("SELECT anonymous_id FROM anonymous_ids ORDER BY anonymous_id")
-				.map((row) => row.anonymous_id),
+				.all<{ id: string }>("SELECT id FROM merged_sources WHERE kind = 'anonymous' ORDER BY id")
+				.map((row) => row.id),
 			firstSeen: new Date(visitor.first_seen).toISOString(),
 			lastSeen: new Date(visitor.last_seen).toISOString(),
 			eventCount: visitor.event_count,
@@ -390,7 +730,7 @@ export class VisitorObject extends DurableObject<Env> {
 			events: this.sql
 				.all<{ body: string; received_at: number }>(
 					"SELECT body, received_at FROM events ORDER BY timestamp DESC, message_id DESC LIMIT ?",
-					options.eventLimit,
+					eventLimit,
 				)
 				.map((row) => ({ ...(JSON.parse(row.body) as Record<string, unknown>), receivedAt: iso(row.received_at) })),
 			ctas: this.sql
@@ -409,38 +749,20 @@ export class VisitorObject extends DurableObject<Env> {
 		};
 	}
 
-	/**
-	 * Erases everything stored about the visitor. The rollup shards keep the counts but forget
-	 * which visitor they came from. Returns whether there was anything.
-	 */
-	async erase(): Promise<boolean> {
-		const existed = this.readable() && this.sql.one("SELECT 1 AS found FROM visitor") !== undefined;
-		if (existed) {
-			const site = this.sql.one<{ site: string }>("SELECT site FROM visitor")?.site ?? "";
-			const visitor = this.ctx.id.toString();
-			await Promise.all(
-				this.sql
-					.all<RollupStateRow>("SELECT * FROM rollup_state")
-					.map((row) => rollupStub(this.env, site, row.journey, row.shard).forget(visitor)),
-			);
-		}
-		await this.ctx.storage.deleteAlarm();
-		this.flushScheduled = false;
-		this.retentionArmed = false;
-		await this.ctx.storage.deleteAll();
-		this.schemaReady = false;
-		return existed;
-	}
-
 	private ensureSchema(): void {
 		if (this.schemaReady) return;
 		migrate(this.sql, MIGRATIONS);
 		this.schemaReady = true;
 	}
 
-	/** Reads never create tables: probing for a visitor must leave no trace. */
-	private readable(): boolean {
-		return this.schemaReady || hasTables(this.sql);
+	/**
+	 * Whether anything was ever stored, bringing an existing database to the current schema.
+	 * Reads never create tables: probing for a visitor must leave no trace.
+	 */
+	private existing(): boolean {
+		if (!this.schemaReady && !hasTables(this.sql)) return false;
+		this.ensureSchema();
+		return true;
 	}
 
 	private recordEvent(site: SiteConfig, key: VisitorKey, event: VisitorEvent): void {
@@ -462,9 +784,6 @@ export class VisitorObject extends DurableObject<Env> {
 			event.receivedAt,
 			site.visitorRetentionDays,
 		);
-		if (event.anonymousId !== null && key.kind === "user") {
-			this.sql.run("INSERT OR IGNORE INTO anonymous_ids (anonymous_id) VALUES (?)", event.anonymousId);
-		}
 		this.sql.run(
 			"INSERT INTO events (message_id, timestamp, received_at, body) VALUES (?, ?, ?, ?)",
 			event.messageId,
@@ -529,15 +848,15 @@ export class VisitorObject extends DurableObject<Env> {
 
 	/** Keeps the earliest event's touch: out-of-order arrivals can move the first touch earlier. */
 	private updateFirstTouch(events: readonly VisitorEvent[]): void {
-		const stored = this.sql.one<{ timestamp: number }>("SELECT timestamp FROM first_touch");
 		let earliest: VisitorEvent | undefined;
 		for (const event of events) {
 			if (!earliest || event.timestamp < earliest.timestamp) earliest = event;
 		}
-		if (!earliest || (stored && stored.timestamp <= earliest.timestamp)) return;
+		if (!earliest) return;
 		this.sql.run(
 			`INSERT INTO first_touch (singleton, timestamp, touch) VALUES (1, ?, ?)
-			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch`,
+			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch
+			 WHERE excluded.timestamp < first_touch.timestamp`,
 			earliest.timestamp,
 			JSON.stringify(earliest.touch),
 		);
@@ -558,7 +877,6 @@ export class VisitorObject extends DurableObject<Env> {
 			.all<{ cta_id: string; variant_id: string; at: number }>("SELECT cta_id, variant_id, at FROM cta_touches")
 			.map((row): CtaTouch => ({ cta: row.cta_id, variant: row.variant_id, at: row.at }));
 		const exposures = this.sql.all<ExposureRow>("SELECT * FROM cta_exposure ORDER BY cta_id, variant_id");
-		let queued = false;
 		for (const journey of site.journeys) {
 			const reached = progress.get(journey.id) ?? new Map<string, number>();
 			const ctaSteps = new Map(site.ctas.filter((cta) => cta.journey === journey.id).map((cta) => [cta.id, cta.step]));
@@ -579,50 +897,39 @@ export class VisitorObject extends DurableObject<Env> {
 			const state = this.sql.one<RollupStateRow>("SELECT * FROM rollup_state WHERE journey = ?", journey.id);
 			if (state ? state.contribution === serialized : serialized === null) continue;
 			const shard = state?.shard ?? shardOf(this.ctx.id.toString(), site.rollups.shards);
-			const version = (state?.version ?? 0) + 1;
-			this.sql.run(
-				`INSERT INTO rollup_state (journey, shard, version, contribution) VALUES (?, ?, ?, ?)
-				 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution`,
-				journey.id,
-				shard,
-				version,
-				serialized,
-			);
-			this.sql.run(
-				`INSERT INTO outbox (journey, site, shard, version, contribution, retention_days) VALUES (?, ?, ?, ?, ?, ?)
-				 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution,
-				   retention_days = excluded.retention_days`,
-				journey.id,
-				site.id,
-				shard,
-				version,
-				serialized,
-				site.rollups.retentionDays,
-			);
-			queued = true;
+			this.queueContribution(site.id, journey.id, shard, (state?.version ?? 0) + 1, serialized, site.rollups.retentionDays);
 		}
-		if (queued) this.scheduleFlush();
+	}
+
+	/** Records a journey's new contribution and puts it in the outbox, in the caller's block. */
+	private queueContribution(site: string, journey: string, shard: number, version: number, contribution: string | null, retentionDays: number) {
+		this.sql.run(
+			`INSERT INTO rollup_state (journey, shard, version, contribution) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution`,
+			journey,
+			shard,
+			version,
+			contribution,
+		);
+		// A delivery already waiting (or backing off) keeps its due time; it sends the newest version.
+		this.sql.run(
+			`INSERT INTO outbox (journey, site, shard, version, contribution, retention_days, due_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+			 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution,
+			   retention_days = excluded.retention_days`,
+			journey,
+			site,
+			shard,
+			version,
+			contribution,
+			retentionDays,
+			Date.now() + FLUSH_DELAY_MS,
+		);
 	}
 
 	/** When the visitor's state is to be erased, or null for a visitor never stored. */
 	private retentionDeadline(): number | null {
 		const row = this.sql.one<{ last_received: number; retention_days: number }>("SELECT last_received, retention_days FROM visitor");
 		return row ? row.last_received + row.retention_days * 86_400_000 : null;
-	}
-
-	/** Sets the alarm to the retention deadline (an earlier flush alarm re-arms it when done). */
-	private armRetention(): void {
-		const expires = this.retentionDeadline();
-		if (expires === null) return;
-		this.retentionArmed = true;
-		void this.ctx.storage.setAlarm(expires);
-	}
-
-	/** Part of the caller's synchronous block: the alarm commits with the outbox rows. */
-	private scheduleFlush(): void {
-		if (this.flushScheduled) return;
-		this.flushScheduled = true;
-		void this.ctx.storage.setAlarm(Date.now() + FLUSH_DELAY_MS);
 	}
 
 	private storedProgress(): Map<string, JourneyProgress> {
@@ -635,18 +942,27 @@ export class VisitorObject extends DurableObject<Env> {
 		return byJourney;
 	}
 
-	/** Re-evaluates every journey from the stored hits and writes what changed. */
-	private updateProgress(site: SiteConfig): ProgressChange[] {
+	private ruleHits(): RuleHits {
 		const hits = new Map<string, number[]>();
 		for (const row of this.sql.all<HitRow>("SELECT rule_key, timestamp FROM rule_hits ORDER BY timestamp, message_id")) {
 			let times = hits.get(row.rule_key);
 			if (!times) hits.set(row.rule_key, (times = []));
 			times.push(row.timestamp);
 		}
+		return hits;
+	}
+
+	/**
+	 * Re-evaluates every journey from the stored hits, with the steps already credited as
+	 * evidence (so an edited rule never takes progress away), and writes what changed.
+	 */
+	private updateProgress(site: SiteConfig): ProgressChange[] {
+		const hits = this.ruleHits();
 		const before = this.storedProgress();
 		const changes: ProgressChange[] = [];
 		for (const journey of site.journeys) {
-			changes.push(...diffProgress(journey, before.get(journey.id) ?? new Map(), evaluateJourney(journey, hits)));
+			const prior = before.get(journey.id) ?? new Map<string, number>();
+			changes.push(...diffProgress(journey, prior, evaluateJourney(journey, hits, prior)));
 		}
 		for (const change of changes) {
 			if (change.to === null) {
@@ -663,6 +979,10 @@ export class VisitorObject extends DurableObject<Env> {
 		}
 		return changes;
 	}
+}
+
+function sameKey(a: VisitorKey, b: VisitorKey): boolean {
+	return a.kind === b.kind && a.id === b.id;
 }
 
 function parseContribution(text: string | null): Contribution | null {

@@ -46,8 +46,10 @@ adminRoutes.put("/sites/:site", async (c) => {
 	}
 	const stored = await storeSite(c.env, result.config);
 	if (!stored.ok) {
-		throw new ApiError(409, "write_key_in_use", `Write key '${stored.conflict.writeKey}' belongs to site '${stored.conflict.site}'.`, [
-			{ path: `writeKeys[${result.config.writeKeys.indexOf(stored.conflict.writeKey)}]`, message: "used by another site" },
+		const { path, site } = stored.conflict;
+		const what = path.startsWith("serverKeys") ? "server_key" : "write_key";
+		throw new ApiError(409, `${what}_in_use`, `The ${what.replace("_", " ")} at ${path} belongs to site '${site}'.`, [
+			{ path, message: "used by another site" },
 		]);
 	}
 	c.header("Nudge-Config-Source", "stored");
@@ -56,14 +58,27 @@ adminRoutes.put("/sites/:site", async (c) => {
 
 adminRoutes.get("/sites/:site/visitors/:id", async (c) => {
 	const { config } = await requireSite(c.env, c.req.param("site"));
+	const id = c.req.param("id");
+	const format = c.req.query("format") ?? "profile";
+	if (format !== "profile" && format !== "export") {
+		throw new ApiError(400, "invalid_format", "format is 'profile' (the default) or 'export' (everything held about the visitor).");
+	}
 	const limit = integerParam(c.req.query("limit"), "limit", { min: 0, max: HISTORY_LIMIT, fallback: DEFAULT_EVENT_LIMIT });
-	for (const stub of visitorStubs(c.env, config, c.req.param("id"))) {
+	for (const stub of visitorStubs(c.env, config, id)) {
+		if (format === "export") {
+			const data = await stub.exportData(config);
+			if (!data) continue;
+			c.header("Content-Disposition", `attachment; filename="nudge-${config.id}-visitor-export.json"`);
+			c.header("Cache-Control", "no-store");
+			return c.json(data);
+		}
 		const profile = await stub.profile(config, { eventLimit: limit });
 		if (profile) return c.json(profile);
 	}
-	throw visitorNotFound(c.req.param("id"));
+	throw visitorNotFound(id);
 });
 
+/** Erases the visitor, every device and earlier id merged into it, and (for a device) its identity. */
 adminRoutes.delete("/sites/:site/visitors/:id", async (c) => {
 	const { config } = await requireSite(c.env, c.req.param("site"));
 	const erased = await Promise.all(visitorStubs(c.env, config, c.req.param("id")).map((stub) => stub.erase()));

@@ -9,6 +9,8 @@ import { BatchSchema, describeIssues, type EventType, type SiteConfig } from "..
 import { normalizeEvent, type VisitorEvent, type VisitorKey } from "../core/events";
 import { readJsonBody } from "../http/body";
 import { ApiError } from "../http/errors";
+import { serverOnlyStepOf } from "../core/journey";
+import { cookielessIdOf } from "../http/cookieless";
 import { assertOriginAllowed } from "../http/origin";
 import { visitorObjectName, visitorStub } from "../objects/names";
 import type { NextAnswer, NextInput } from "../objects/visitor-object";
@@ -70,8 +72,10 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	}
 	const rawEvents: unknown[] = batch?.success ? batch.output.batch : [body];
 
-	const site = await siteOfRequest(c, (body as Record<string, unknown>).writeKey, (rawEvents[0] as { writeKey?: unknown } | null)?.writeKey);
+	const { site, trust } = await siteOfRequest(c, (body as Record<string, unknown>).writeKey, (rawEvents[0] as { writeKey?: unknown } | null)?.writeKey);
 	assertOriginAllowed(c, site);
+	// Browsers of a cookieless site send no id; the server names them (backends keep theirs).
+	const anonymousId = site.cookieless && trust === "public" ? await cookielessIdOf(c, site) : undefined;
 
 	const response: CollectResponse = { accepted: 0, duplicates: 0, rejected: [] };
 	const warnings: NonNullable<CollectResponse["warnings"]> = [];
@@ -90,9 +94,18 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 			newId: () => crypto.randomUUID(),
 			country: typeof c.req.raw.cf?.country === "string" ? c.req.raw.cf.country : null,
 			userAgent: c.req.header("user-agent") ?? null,
+			anonymousId,
 		});
 		if (!result.ok) {
 			response.rejected.push({ index, error: result.error });
+			return;
+		}
+		const serverOnly = trust === "public" ? serverOnlyStepOf(site, result.event) : undefined;
+		if (serverOnly) {
+			if (!isBatch) {
+				throw new ApiError(403, "server_key_required", serverOnlyMessage(serverOnly.step.id, serverOnly.journey));
+			}
+			response.rejected.push({ index, error: serverOnlyMessage(serverOnly.step.id, serverOnly.journey) });
 			return;
 		}
 		for (const warning of result.warnings) warnings.push({ index, warning });
@@ -133,6 +146,10 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	}
 	if (warnings.length) response.warnings = warnings;
 	return c.json(response, 200);
+}
+
+function serverOnlyMessage(step: string, journey: string): string {
+	return `the event reaches step '${step}' of journey '${journey}', which only the site's server key may send`;
 }
 
 const encoder = new TextEncoder();

@@ -6,6 +6,7 @@ import { Hono, type Context } from "hono";
 import type { SiteConfig } from "../../schema";
 import type { VisitorKey } from "../core/events";
 import { rankingStats } from "../cta-stats";
+import { cookielessIdOf } from "../http/cookieless";
 import { ApiError } from "../http/errors";
 import { assertOriginAllowed } from "../http/origin";
 import { integerParam } from "../http/query";
@@ -19,10 +20,10 @@ const MAX_LIMIT = 20;
 export const nextRoutes = new Hono<{ Bindings: Env }>();
 
 nextRoutes.get("/v1/next", async (c) => {
-	const site = await siteOfRequest(c);
+	const { site, trust } = await siteOfRequest(c);
 	assertOriginAllowed(c, site);
 	const userId = c.req.query("userId")?.trim();
-	const anonymousId = c.req.query("anonymousId")?.trim();
+	const anonymousId = site.cookieless && trust === "public" ? await cookielessIdOf(c, site) : c.req.query("anonymousId")?.trim();
 	const key: VisitorKey | undefined = userId
 		? { kind: "user", id: userId }
 		: anonymousId
