@@ -133,6 +133,8 @@ export class RollupObject extends DurableObject<Env> {
 	override async alarm(): Promise<void> {
 		const retentionDays = this.sql.one<{ retention_days: number }>("SELECT retention_days FROM settings")?.retention_days;
 		if (retentionDays === undefined) return;
+		// Re-armed first: a failure below is retried tomorrow even after the runtime stops retrying.
+		await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
 		const cutoff = retentionCutoff(Date.now(), retentionDays);
 		for (const table of ["funnel", "histograms", "breakdown_values"]) {
 			this.sql.run(`DELETE FROM ${table} WHERE cohort_day < ?`, cutoff);
@@ -140,7 +142,6 @@ export class RollupObject extends DurableObject<Env> {
 		this.sql.run("DELETE FROM contributions WHERE last_day < ?", cutoff);
 		this.sql.run("DELETE FROM trend WHERE day < ?", cutoff);
 		this.sql.run("DELETE FROM cta_counters WHERE day < ?", cutoff);
-		await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
 	}
 
 	/**

@@ -126,7 +126,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	// `?next=1`: the last event's visitor also gets their next CTA, in the same object call.
 	const wantsNext = c.req.query("next") === "1" || c.req.query("next") === "true";
 	const lastVisitor = [...byVisitor.values()].at(-1);
-	const next = wantsNext && lastVisitor ? await nextInput(c, site, lastVisitor.events.at(-1)?.path ?? undefined) : undefined;
+	const next = wantsNext && lastVisitor ? await nextInput(c, site, lastVisitor.events.at(-1)?.path ?? undefined, { beacon: true }) : undefined;
 	const results = await Promise.all(
 		[...byVisitor.values()].map((group) =>
 			storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),

@@ -36,8 +36,20 @@ nextRoutes.get("/v1/next", async (c) => {
 	return c.json(await visitorStub(c.env, site.id, key).next(site, key, input));
 });
 
-/** Reads `path`, `placement`, `journey` and `limit` from the query, and the journey's statistics. */
-export async function nextInput(c: Context<{ Bindings: Env }>, site: SiteConfig, fallbackPath: string | undefined): Promise<NextInput> {
+/** How long a beacon asking for its hint (`?next=1`) waits for statistics not yet cached. */
+const BEACON_STATS_WAIT_MS = 250;
+
+/**
+ * Reads `path`, `placement`, `journey` and `limit` from the query, and the journey's statistics.
+ * `beacon`: the events wait for this, so statistics that are slow to load are not waited for
+ * long; the answer then follows the journey's order and the next request finds them cached.
+ */
+export async function nextInput(
+	c: Context<{ Bindings: Env }>,
+	site: SiteConfig,
+	fallbackPath: string | undefined,
+	options: { beacon?: boolean } = {},
+): Promise<NextInput> {
 	const journeyId = c.req.query("journey");
 	const journey = journeyId === undefined ? site.journeys[0] : site.journeys.find((j) => j.id === journeyId);
 	if (!journey) throw new ApiError(400, "unknown_journey", `Site '${site.id}' has no journey '${journeyId}'.`);
@@ -50,10 +62,13 @@ export async function nextInput(c: Context<{ Bindings: Env }>, site: SiteConfig,
 		placement: c.req.query("placement"),
 		limit,
 		// Without statistics (shards unreachable) the journey's order still gives a useful answer.
-		stats: await rankingStats(c.env, site, journey).catch((error: unknown) => {
-			console.error(JSON.stringify({ msg: "CTA statistics unavailable", site: site.id, error: String(error) }));
-			return null;
-		}),
+		stats: await Promise.race([
+			rankingStats(c.env, site, journey).catch((error: unknown) => {
+				console.error(JSON.stringify({ msg: "CTA statistics unavailable", site: site.id, error: String(error) }));
+				return null;
+			}),
+			...(options.beacon ? [new Promise<null>((resolve) => setTimeout(() => resolve(null), BEACON_STATS_WAIT_MS))] : []),
+		]),
 		now: Date.now(),
 	};
 }
