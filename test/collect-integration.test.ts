@@ -242,6 +242,19 @@ describe("existing analytics clients work unchanged", () => {
 		expect(await completedSteps(visitor)).toEqual(["engaged"]);
 	});
 
+	it("answers CORS only for the site's allowed origins when the write key is in the URL", async () => {
+		const preflight = (origin: string) =>
+			request(`/v1/collect?writeKey=${WRITE_KEY}`, {
+				method: "OPTIONS",
+				headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+			});
+		expect((await preflight("http://localhost:8787")).headers.get("access-control-allow-origin")).toBe("http://localhost:8787");
+		expect((await preflight("https://evil.example")).headers.get("access-control-allow-origin")).toBeNull();
+		const next = await request(`/v1/next?writeKey=${WRITE_KEY}&anonymousId=${uniqueId()}`, { headers: { origin: "https://evil.example" } });
+		expect(next.status).toBe(403);
+		expect(next.headers.get("access-control-allow-origin")).toBeNull();
+	});
+
 	it("RudderStack JS SDK: preflight, then /v1/track with Basic auth and an AnonymousId header", async () => {
 		const preflight = await request("/v1/track", {
 			method: "OPTIONS",

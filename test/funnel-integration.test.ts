@@ -126,6 +126,27 @@ describe("GET /v1/admin/sites/:site/funnels/:journey", () => {
 		expect(report.steps[0]?.visitors).toBeGreaterThanOrEqual(1);
 	});
 
+	it("keeps crawlers out of the funnel and counts them apart", async () => {
+		const [person, crawler] = [uniqueId(), uniqueId()];
+		const googlebot = { "user-agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)" };
+		await beaconFrom("US", { batch: [pageView(person, "/blog/a", at(8)), track(person, "Newsletter Subscribed", at(8, 5))] }, {});
+		await beaconFrom("US", { batch: [pageView(crawler, "/blog/a", { ...at(8), context: { page: { path: "/blog/a" }, ...googlebot } })] }, googlebot);
+		await flushRollups();
+		const before = await funnel(`from=${DAY}&to=${DAY}&breakdown=device`);
+		expect((before as unknown as { bots: { id: string; visitors: number }[] }).bots.slice(0, 2)).toEqual([
+			{ id: "engaged", visitors: expect.any(Number) },
+			{ id: "subscribed", visitors: 0 },
+		]);
+		expect(before.breakdown?.values.map((v) => v.value)).not.toContain("bot");
+		const bots = (before as unknown as { bots: { visitors: number }[] }).bots[0]!.visitors;
+		// One more crawler: the bot count grows, the people's funnel does not.
+		await beaconFrom("US", pageView(uniqueId(), "/blog/b", at(9)), googlebot);
+		await flushRollups();
+		const after = await funnel(`from=${DAY}&to=${DAY}`);
+		expect((after as unknown as { bots: { visitors: number }[] }).bots[0]!.visitors).toBe(bots + 1);
+		expect(after.steps[0]!.visitors).toBe(before.steps[0]!.visitors);
+	});
+
 	it("answers 404 for an unknown site or journey and 400 for bad dates or breakdowns", async () => {
 		expect((await admin("/sites/nope/funnels/saas")).status).toBe(404);
 		const unknownJourney = await admin("/sites/demo/funnels/nope");

@@ -84,6 +84,20 @@ describe("a visitor's contribution", () => {
 		expect(journeyContribution(saas, new Map(), touch)).toBeNull();
 	});
 
+	it("times a step from the step reached just before it in time, which in an any-order journey need not come first", () => {
+		const anyOrder = { ...saas, order: "any" as const };
+		const reached = new Map([
+			["signed_up", T0],
+			["engaged", T0 + 600_000],
+			["subscribed", T0 + 900_000],
+		]);
+		expect(journeyContribution(anyOrder, reached, touch)!.steps).toEqual([
+			{ step: "engaged", at: T0 + 600_000, fromPrevious: 600, fromStart: 600 },
+			{ step: "subscribed", at: T0 + 900_000, fromPrevious: 300, fromStart: 900 },
+			{ step: "signed_up", at: T0, fromPrevious: null, fromStart: 0 },
+		]);
+	});
+
 	it("adds one visitor per step overall and per breakdown value, and counts activity on its own day", () => {
 		const contribution = journeyContribution(saas, new Map([["engaged", T0], ["subscribed", T0 + 3_600_000]]), touch)!;
 		const rows = contributionRows(contribution);

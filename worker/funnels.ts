@@ -5,6 +5,7 @@
 import type { Journey, SiteConfig } from "../schema";
 import {
 	addDays,
+	BOTS,
 	emptyCounts,
 	funnelSteps,
 	OTHER,
@@ -22,6 +23,8 @@ export type FunnelReport = DayRange & {
 	site: string;
 	journey: string;
 	steps: FunnelStep[];
+	/** Visitors per step whose first touch was a crawler, left out of `steps` and `breakdown`. */
+	bots: { id: string; visitors: number }[];
 	breakdown?: { by: FunnelBreakdown; values: { value: string; steps: FunnelStep[] }[] };
 };
 
@@ -45,15 +48,18 @@ export async function readFunnel(
 	breakdown: { by: FunnelBreakdown; limit: number } | undefined,
 ): Promise<FunnelReport> {
 	const stubs = shardStubs(env, site, journey);
-	const [overall, split] = await Promise.all([
+	const [overall, bots, split] = await Promise.all([
 		Promise.all(stubs.map((stub) => stub.funnel(range.from, range.to, ""))),
+		Promise.all(stubs.map((stub) => stub.funnel(range.from, range.to, BOTS))),
 		breakdown ? Promise.all(stubs.map((stub) => stub.funnel(range.from, range.to, breakdown.by))) : undefined,
 	]);
+	const botCounts = sumShards(bots).get("") ?? emptyCounts();
 	const report: FunnelReport = {
 		site: site.id,
 		journey: journey.id,
 		...range,
 		steps: funnelSteps(journey, sumShards(overall).get("") ?? emptyCounts()),
+		bots: journey.steps.map((step) => ({ id: step.id, visitors: botCounts.visitors.get(step.id) ?? 0 })),
 	};
 	if (breakdown && split) {
 		const values = [...topValues(journey, sumShards(split), breakdown.limit)]

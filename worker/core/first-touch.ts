@@ -19,6 +19,8 @@ export type Breakdown = (typeof BREAKDOWNS)[number];
 /** The value shown when an event carries no such information. */
 export const NONE = "(none)";
 export const DIRECT = "(direct)";
+/** The device class of crawlers and link previews: counted apart from people. */
+export const BOT = "bot";
 
 export type TouchInput = {
 	campaign?: Readonly<Record<string, unknown>> | undefined;
@@ -82,7 +84,7 @@ function referrerDomain(referrer: string | null | undefined, pageUrl: string | n
 /** Coarse device class from a user agent: bot, tablet, mobile, desktop. */
 export function deviceClass(userAgent: string | null | undefined): string {
 	if (!userAgent) return NONE;
-	if (/bot|crawler|spider|crawling|slurp|facebookexternalhit|preview/i.test(userAgent)) return "bot";
+	if (/bot|crawler|spider|crawling|slurp|facebookexternalhit|preview/i.test(userAgent)) return BOT;
 	if (/ipad|tablet|playbook|silk|(android(?!.*mobile))/i.test(userAgent)) return "tablet";
 	if (/mobi|iphone|ipod|android|blackberry|opera mini|iemobile/i.test(userAgent)) return "mobile";
 	return "desktop";

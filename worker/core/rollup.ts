@@ -4,7 +4,7 @@
  * merged from every shard. Pure functions; RollupObject stores what they compute.
  */
 import type { Journey } from "../../schema";
-import { BREAKDOWNS, type Breakdown, type FirstTouch } from "./first-touch";
+import { BOT, BREAKDOWNS, type Breakdown, type FirstTouch } from "./first-touch";
 import { hash32 } from "./random";
 
 const DAY_MS = 86_400_000;
@@ -121,8 +121,11 @@ export function attributeSteps(
 export const FUNNEL_BREAKDOWNS = [...BREAKDOWNS, "group"] as const;
 export type FunnelBreakdown = (typeof FUNNEL_BREAKDOWNS)[number];
 
-/** `""` is the whole population; otherwise a breakdown dimension. */
-export type Dimension = "" | FunnelBreakdown;
+/** `""` is the whole population, `bots` the visitors counted apart; otherwise a breakdown dimension. */
+export type Dimension = "" | FunnelBreakdown | typeof BOTS;
+
+/** Visitors whose first touch came from a crawler: kept out of every funnel, trend and CTA count. */
+export const BOTS = "bots";
 
 export type FunnelKey = { cohortDay: string; step: string; dim: Dimension; value: string };
 export type HistogramKey = FunnelKey & { kind: "previous" | "start"; bucket: number };
@@ -158,6 +161,11 @@ export function contributionRows(contribution: Contribution): {
 		for (const [metric, amount] of metrics) {
 			if (amount > 0) ctas.push({ day: c.day, cta: c.cta, variant: c.variant, metric, amount });
 		}
+	}
+	if (contribution.touch.device === BOT) {
+		// Counted per step apart from people, and nowhere else: bots must not steer the ranking.
+		for (const reached of contribution.steps) if (cohortDay !== null) funnel.push({ cohortDay, step: reached.step, dim: BOTS, value: "" });
+		return { funnel, histograms, trend, ctas: [] };
 	}
 	if (cohortDay === null) return { funnel, histograms, trend, ctas };
 	const slices: { dim: Dimension; value: string }[] = [

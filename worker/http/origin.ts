@@ -5,6 +5,7 @@
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import type { SiteConfig } from "../../schema";
+import { ownerOfKey } from "../site-directory";
 import { ApiError } from "./errors";
 
 /** Throws 403 when a browser on an origin the site does not allow sends to it. */
@@ -16,13 +17,24 @@ export function assertOriginAllowed(c: Context, site: SiteConfig): void {
 }
 
 /**
- * CORS for the public API. Preflights cannot know the site (no body yet), so they are answered
- * for any origin and the real request is checked by `assertOriginAllowed`. Credentials are
+ * CORS for the public API: only a site's allowed origins (and the worker's own) may read its
+ * answers. Requests that name their write key in the URL (`?writeKey=`, what the snippet and
+ * beacons send), preflights included, are checked against that site's origins. A key that
+ * travels in the body or a header cannot be known at preflight; those preflights are answered
+ * for any origin and the request itself is refused by `assertOriginAllowed`. Credentials are
  * allowed because analytics-next can be set to send them; Nudge itself uses no cookies.
  * Request headers are echoed: RudderStack sends `AnonymousId`, Segment `X-Retry-Count`.
  */
 export const publicCors = cors({
-	origin: (origin) => origin || "*",
+	origin: async (origin, c: Context<{ Bindings: Env }>) => {
+		if (!origin) return "*";
+		const writeKey = c.req.query("writeKey");
+		if (!writeKey || origin === new URL(c.req.url).origin) return origin;
+		const owner = await ownerOfKey(c.env, writeKey).catch(() => null);
+		// An unknown key is answered with 401, which the page may read.
+		if (!owner || owner.site.allowedOrigins.includes(origin)) return origin;
+		return null;
+	},
 	allowMethods: ["GET", "POST", "OPTIONS"],
 	credentials: true,
 	maxAge: 86_400,
