@@ -13,27 +13,35 @@ type Call = [string, ...unknown[]];
 
 const w = window as unknown as { nudge?: Call[] | Api };
 const d = document;
-const ls = (() => {
+// Blocked storage throws on every access, private modes and full quotas on writes: each access
+// is guarded, so identifiers then live in memory. No probe write: under opt-out nothing is stored.
+const io = <T>(f: () => T): T | undefined => {
 	try {
-		localStorage.setItem("nudge_t", "1");
-		return localStorage;
+		return f();
 	} catch {
-		return null; // Private mode or blocked storage: identifiers live in memory only.
+		return undefined;
 	}
-})();
-const get = (k: string) => ls?.getItem("nudge_" + k) ?? null;
-const set = (k: string, v: string | null) => (v === null ? ls?.removeItem("nudge_" + k) : ls?.setItem("nudge_" + k, v));
+};
+const get = (k: string) => io(() => localStorage.getItem("nudge_" + k)) ?? null;
+const set = (k: string, v: string | null) => io(() => (v === null ? localStorage.removeItem("nudge_" + k) : localStorage.setItem("nudge_" + k, v)));
 
 const script = d.currentScript as HTMLScriptElement | null;
 const key = script?.dataset.writeKey ?? "";
 const base = (script?.dataset.api ?? (script ? new URL(script.src).origin : "")) + "/v1/";
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now());
-// Global Privacy Control counts as opting out until the visitor explicitly opts in.
-const optedOut = () => get("optout") === "1" || ((navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl === true && get("optin") !== "1");
+// The choice made on this page (1 out, 2 in) still holds when storage cannot keep it; the stored
+// one covers other tabs and later pages. Global Privacy Control counts as opting out until an opt-in.
+let choice = 0;
+const optedOut = () =>
+	get("optout") === "1" || choice === 1 || ((navigator as { globalPrivacyControl?: boolean }).globalPrivacyControl === true && choice !== 2 && get("optin") !== "1");
+// The server rejects an event over 32 KiB (Segment's limit), measured in UTF-8 bytes like these.
+const bytes = (e: Ev) => new Blob([JSON.stringify(e)]).size;
+const MAX_EVENT = 32768;
 
 let anon = get("aid");
 let user = get("uid");
-let queue: Ev[] = JSON.parse(get("q") ?? "[]") as Ev[];
+// Older snippets queued events of any size; one too big for a keepalive body would block the rest.
+let queue = (JSON.parse(get("q") ?? "[]") as Ev[]).filter((e) => bytes(e) <= MAX_EVENT);
 let timer = 0;
 let backoff = 1000;
 const save = () => !optedOut() && set("q", JSON.stringify(queue.slice(-500)));
@@ -45,7 +53,9 @@ function context(): Props {
 function enqueue(e: Props & { type: string }): void {
 	if (optedOut()) return;
 	if (!anon) set("aid", (anon = uuid()));
-	queue.push({ ...e, anonymousId: anon, userId: user, messageId: uuid(), timestamp: new Date().toISOString(), context: context() });
+	const ev: Ev = { ...e, anonymousId: anon, userId: user, messageId: uuid(), timestamp: new Date().toISOString(), context: context() };
+	if (bytes(ev) > MAX_EVENT) return;
+	queue.push(ev);
 	save();
 	clearTimeout(timer);
 	timer = setTimeout(flush, queue.length >= 20 ? 0 : 500) as unknown as number;
@@ -70,12 +80,12 @@ function flush(): Promise<void> {
 		});
 }
 
-/** The oldest events that fit a keepalive body (browsers cap those at 64 KiB in flight). */
+/** The oldest events that fit a keepalive body (browsers cap those at 64 KiB of bytes in flight). */
 function take(): Ev[] {
 	const batch: Ev[] = [];
 	let size = 0;
 	for (const e of queue) {
-		size += JSON.stringify(e).length;
+		size += bytes(e);
 		if (size > 50000 && batch.length) break;
 		batch.push(e);
 	}
@@ -91,13 +101,17 @@ function track(event: string, properties?: Props): void {
 	enqueue({ type: "track", event, properties });
 }
 
-/** The visitor's next CTAs; none, without asking the server, once they have opted out. */
+const none = (): Hint => ({ visitor: {}, ctas: [] });
+
+/** The visitor's next CTAs; none once they have opted out (without asking), on an error answer or offline. */
 function next(options: { placement?: string } = {}): Promise<Hint> {
-	if (optedOut()) return Promise.resolve({ visitor: {}, ctas: [] });
+	if (optedOut()) return Promise.resolve(none());
 	if (!anon) set("aid", (anon = uuid()));
 	const q = new URLSearchParams({ writeKey: key, path: location.pathname, ...options });
 	q.set(user ? "userId" : "anonymousId", user ?? anon);
-	return fetch(base + "next?" + q).then((r) => r.json() as Promise<Hint>);
+	return fetch(base + "next?" + q)
+		.then((r) => (r.ok ? (r.json() as Promise<Hint>) : none()))
+		.catch(none);
 }
 
 /** Fills a slot with the visitor's next CTA and reports views (when visible), clicks and dismissals. */
@@ -130,6 +144,7 @@ const api = {
 	page: (properties?: Props) => enqueue({ type: "page", name: d.title, properties }),
 	track,
 	identify(userId: string, traits?: Props): void {
+		if (optedOut()) return;
 		set("uid", (user = userId));
 		enqueue({ type: "identify", traits });
 	},
@@ -137,6 +152,7 @@ const api = {
 	render,
 	flush,
 	optOut(): void {
+		choice = 1;
 		set("optout", "1");
 		set("optin", null);
 		set("q", null);
@@ -146,6 +162,7 @@ const api = {
 		anon = user = null;
 	},
 	optIn(): void {
+		choice = 2;
 		set("optout", null);
 		set("optin", "1");
 	},
@@ -158,11 +175,12 @@ style.textContent =
 	".nudge-cta{position:relative;padding:1rem 2.5rem 1rem 1.25rem;border:1px solid #d7dce5;border-radius:.75rem;background:#f5f8ff;font:inherit}.nudge-cta a{font-weight:600}.nudge-cta p{margin:.25rem 0 0}.nudge-cta button{position:absolute;top:.5rem;right:.5rem;border:0;background:none;font-size:1.25rem;cursor:pointer}";
 d.head.prepend(style);
 
-// Replay calls made before the script loaded (`window.nudge = window.nudge || []; nudge.push([...])`).
+// Replay calls made before the script loaded (the stub's methods or `nudge.push([...])`) before the
+// automatic page view, so an early optOut() or identify() already applies to it.
 const early = Array.isArray(w.nudge) ? w.nudge : [];
 w.nudge = api;
-if (!early.some((c) => c[0] === "page") && script?.dataset.autoPage !== "false") api.page();
 early.forEach(api.push);
+if (!early.some((c) => c[0] === "page") && script?.dataset.autoPage !== "false") api.page();
 addEventListener("pagehide", beacon);
 d.addEventListener("visibilitychange", () => d.visibilityState === "hidden" && beacon());
 const slots = () => d.querySelectorAll<HTMLElement>("[data-nudge-slot]").forEach((slot) => void render(slot));

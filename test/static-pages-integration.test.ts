@@ -1,7 +1,7 @@
 /** The pages the worker serves: the snippet (within budget, cacheable), the dashboard, the demo site. */
 import { describe, expect, it } from "vitest";
 import { SNIPPET, SNIPPET_VERSION } from "../worker/generated/snippet";
-import { DEMO_PATHS } from "../worker/routes/demo-site";
+import { DEMO_PATHS, SNIPPET_STUB } from "../worker/routes/demo-site";
 import { request } from "./helpers";
 
 async function gzipSize(text: string): Promise<number> {
@@ -19,6 +19,8 @@ describe("GET /v1/nudge.js", () => {
 		const res = await request("/v1/nudge.js");
 		expect(res.status).toBe(200);
 		expect(res.headers.get("content-type")).toBe("text/javascript; charset=utf-8");
+		// The URL pages install never changes: cached for a day, revalidated in the background for a week.
+		expect(res.headers.get("cache-control")).toBe("public, max-age=86400, stale-while-revalidate=604800");
 		expect(res.headers.get("etag")).toBe(`"${SNIPPET_VERSION}"`);
 		expect(await res.text()).toBe(SNIPPET);
 		expect((await request("/v1/nudge.js", { headers: { "if-none-match": `"${SNIPPET_VERSION}"` } })).status).toBe(304);
@@ -41,14 +43,21 @@ describe("GET /dashboard", () => {
 });
 
 describe("the demo site", () => {
-	it("loads the snippet with the demo write key and has slots on every page", async () => {
-		expect(DEMO_PATHS).toEqual(expect.arrayContaining(["/", "/blog/remote-work", "/signup", "/app/trial", "/app/upgrade"]));
+	it("loads the snippet, after the stub, with the demo write key and has slots on every page", async () => {
+		expect(DEMO_PATHS).toEqual(expect.arrayContaining(["/", "/blog/remote-work", "/blog/best-time-to-post", "/signup", "/app/trial", "/app/upgrade"]));
 		for (const path of DEMO_PATHS) {
 			const res = await request(path);
 			expect(res.status, path).toBe(200);
 			const page = await res.text();
+			expect(page, path).toContain(`<script>${SNIPPET_STUB}`);
 			expect(page, path).toContain('<script async src="/v1/nudge.js" data-write-key="demo-write-key"></script>');
 			expect(page, path).toContain('data-nudge-slot="inline"');
 		}
+	});
+
+	it("links every blog post from the home page", async () => {
+		const home = await (await request("/")).text();
+		for (const path of DEMO_PATHS.filter((p) => p.startsWith("/blog/"))) expect(home, path).toContain(`href="${path}"`);
+		expect(DEMO_PATHS.filter((p) => p.startsWith("/blog/")).length).toBeGreaterThanOrEqual(2);
 	});
 });

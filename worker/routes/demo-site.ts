@@ -9,6 +9,13 @@ import type { HtmlEscapedString } from "hono/utils/html";
 
 const WRITE_KEY = "demo-write-key";
 
+/**
+ * What a page puts before the snippet's script tag (the README shows the same line): `nudge.track()`
+ * and the others queue their calls until the snippet loads and replays them, as analytics.js's stub does.
+ */
+export const SNIPPET_STUB =
+	'window.nudge=window.nudge||[];["page","track","identify","optOut","optIn"].forEach(function(m){nudge[m]=nudge[m]||function(){var a=[].slice.call(arguments);a.unshift(m);nudge.push(a)}});';
+
 type Content = HtmlEscapedString | Promise<HtmlEscapedString>;
 type Page = { title: string; section: "site" | "app"; body: Content; onLoad?: string };
 
@@ -38,9 +45,10 @@ const PAGES: Record<string, Page> = {
 				<p><a class="button primary" href="/signup">Start free</a> <a class="button" href="/blog/remote-work">Read the blog</a></p>
 			</section>
 			<section class="cards">
-				<a class="card" href="/blog/remote-work"><h3>Blog</h3><p>How remote teams plan their social week.</p></a>
-				<a class="card" href="/podcast/episode-12"><h3>Podcast</h3><p>Episode 12: posting less, reaching more.</p></a>
-				<a class="card" href="/reports/state-of-remote-work"><h3>Report</h3><p>The State of Remote Work 2026.</p></a>
+				<a class="card" href="/blog/remote-work"><p class="eyebrow">Blog</p><h3>How remote teams plan their social week</h3><p>One planning hour on Monday, a queue that publishes itself.</p></a>
+				<a class="card" href="/blog/best-time-to-post"><p class="eyebrow">Blog</p><h3>The best time to post is when they are listening</h3><p>What 1.2 million scheduled posts say about timing.</p></a>
+				<a class="card" href="/podcast/episode-12"><p class="eyebrow">Podcast</p><h3>Posting less, reaching more</h3><p>Episode 12, with the team behind three fast-growing accounts.</p></a>
+				<a class="card" href="/reports/state-of-remote-work"><p class="eyebrow">Report</p><h3>The State of Remote Work 2026</h3><p>2,300 remote workers on how their teams publish.</p></a>
 			</section>`,
 	},
 	"/blog/remote-work": {
@@ -53,6 +61,26 @@ const PAGES: Record<string, Page> = {
 			marketer does. The trick is a weekly planning hour and a queue that publishes on its own.</p>
 			<p>Start with three posts per network, batch-write them on Monday, and let the schedule handle
 			the rest. Review what worked on Friday, and move the best slot forward.</p>
+			<p class="more">Next read: <a href="/blog/best-time-to-post">The best time to post is when they are listening</a></p>
+		</article>`,
+	},
+	"/blog/best-time-to-post": {
+		title: "The best time to post is when they are listening",
+		section: "site",
+		body: html`<article>
+			<p class="eyebrow">Blog · 4 min read</p>
+			<h1>The best time to post is when they are listening</h1>
+			<p>We looked at 1.2 million posts scheduled with Postwise last year. The posts that reached the
+			most people were not the most polished ones: they went out within an hour of the moment their
+			audience was most active.</p>
+			<ul>
+				<li>Weekday mornings win for LinkedIn, evenings for Instagram.</li>
+				<li>An audience spread over time zones needs two slots, not one.</li>
+				<li>The best slot drifts over a quarter: check it again every month.</li>
+			</ul>
+			<p>Analytics shows each channel's best time after a dozen posts, and the queue can move your
+			posts there on its own.</p>
+			<p class="more">Next read: <a href="/blog/remote-work">How remote teams plan their social week</a></p>
 		</article>`,
 	},
 	"/podcast/episode-12": {
@@ -156,12 +184,13 @@ const STYLE = `
 *{box-sizing:border-box}body{margin:0;font:16px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b2230;background:#fbfcfe}
 header{display:flex;gap:1.25rem;align-items:center;flex-wrap:wrap;padding:.9rem 1.5rem;background:#fff;border-bottom:1px solid #e3e7ee}
 header .logo{font-weight:800;font-size:1.15rem;color:#3346d3;text-decoration:none;margin-right:auto}
-header nav a{color:#3b4557;text-decoration:none;margin-left:1rem}header nav a:hover{color:#3346d3}
-main{max-width:48rem;margin:0 auto;padding:1.5rem}h1{line-height:1.2}
+header nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem}header nav a{color:#3b4557;text-decoration:none;white-space:nowrap}header nav a:hover{color:#3346d3}
+main{max-width:48rem;margin:0 auto;padding:1.5rem}h1{line-height:1.2}a{color:#3346d3}
 .hero h1{font-size:2.4rem;margin:.5rem 0}.eyebrow{color:#6b7588;font-size:.9rem;margin:0}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(13rem,1fr));gap:1rem;margin:2rem 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:1rem;margin:2rem 0}
 .card{display:block;padding:1rem 1.25rem;border:1px solid #e3e7ee;border-radius:.75rem;background:#fff;color:inherit;text-decoration:none}
-.card:hover{border-color:#3346d3}.card h3{margin:.2rem 0}
+.card:hover{border-color:#3346d3}.card h3{margin:.2rem 0;font-size:1.05rem;line-height:1.3}.card p{margin:.3rem 0 0}.card p.eyebrow{margin:0;font-size:.8rem}
+.more{margin-top:1.5rem;padding-top:1rem;border-top:1px solid #e3e7ee}
 .button{display:inline-block;padding:.55rem 1rem;border:1px solid #c5ccd8;border-radius:.5rem;background:#fff;color:#1b2230;font:inherit;text-decoration:none;cursor:pointer;margin:.2rem .2rem .2rem 0}
 .button.primary{background:#3346d3;border-color:#3346d3;color:#fff}.button:disabled{opacity:.6;cursor:default}
 form{display:grid;gap:.8rem;max-width:26rem}label{display:grid;gap:.25rem;font-weight:600}
@@ -179,7 +208,6 @@ footer{max-width:48rem;margin:2rem auto;padding:0 1.5rem;color:#6b7588;font-size
  * on (or refresh the slots), so the next page already shows the next step.
  */
 const PAGE_SCRIPT = `
-window.nudge = window.nudge || [];
 function nudgeReady() {
   return new Promise(function (resolve) {
     (function wait() { window.nudge.flush ? resolve(window.nudge) : setTimeout(wait, 20); })();
@@ -187,8 +215,10 @@ function nudgeReady() {
 }
 function showJourney() {
   nudgeReady().then(function (n) { return n.flush().then(function () { return n.next(); }); }).then(function (hint) {
+    // A visitor who opted out (or an error answer) has no "completed" list: nothing is done.
+    var done = hint.visitor.completed || [];
     document.querySelectorAll(".journey li").forEach(function (li) {
-      li.classList.toggle("done", hint.visitor.completed.indexOf(li.dataset.step) >= 0);
+      li.classList.toggle("done", done.indexOf(li.dataset.step) >= 0);
     });
   });
 }
@@ -217,7 +247,7 @@ function layout(path: string, page: Page) {
 <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${page.title} · Postwise</title>
 <style>${raw(STYLE)}</style>
-<script>window.nudge = window.nudge || [];${raw(page.onLoad ? `nudge.push(["track", ${JSON.stringify(page.onLoad)}]);` : "")}</script>
+<script>${raw(SNIPPET_STUB)}${raw(page.onLoad ? `nudge.track(${JSON.stringify(page.onLoad)});` : "")}</script>
 <script async src="/v1/nudge.js" data-write-key="${WRITE_KEY}"></script>
 </head>
 <body data-path="${path}">

@@ -1,7 +1,8 @@
 /**
- * The page snippet, built from `client/nudge.ts`. `/v1/nudge.js` is what pages install: cached
- * for an hour (so a new version reaches every page within one) and revalidated by ETag;
- * `/v1/nudge.<version>.js` never changes and is cached for a year.
+ * The page snippet, built from `client/nudge.ts`. `/v1/nudge.js` is what pages install, at a URL
+ * that never changes: fresh for a day, then for a week served from cache while it revalidates by
+ * ETag in the background, so a page never waits for it and a release reaches a visitor at most a
+ * day (and one page view) later. `/v1/nudge.<version>.js` never changes and is cached for a year.
  */
 import { Hono } from "hono";
 import { SNIPPET, SNIPPET_VERSION } from "../generated/snippet";
@@ -10,7 +11,7 @@ const ETAG = `"${SNIPPET_VERSION}"`;
 
 export const snippetRoutes = new Hono();
 
-snippetRoutes.get("/v1/nudge.js", (c) => serve(c.req.header("if-none-match"), "public, max-age=3600, stale-while-revalidate=86400"));
+snippetRoutes.get("/v1/nudge.js", (c) => serve(c.req.header("if-none-match"), "public, max-age=86400, stale-while-revalidate=604800"));
 snippetRoutes.get(`/v1/nudge.${SNIPPET_VERSION}.js`, (c) => serve(c.req.header("if-none-match"), "public, max-age=31536000, immutable"));
 
 function serve(ifNoneMatch: string | undefined, cacheControl: string): Response {
