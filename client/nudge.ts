@@ -22,10 +22,13 @@ const io = <T>(f: () => T): T | undefined => {
 		return undefined;
 	}
 };
-const get = (k: string) => io(() => localStorage.getItem("nudge_" + k)) ?? null;
-const set = (k: string, v: string | null) => io(() => (v === null ? localStorage.removeItem("nudge_" + k) : localStorage.setItem("nudge_" + k, v)));
-
 const script = d.currentScript as HTMLScriptElement | null;
+// `data-cookieless`: nothing that identifies the visitor is stored (the server names them by a
+// daily hash); only the consent choice (optout/optin, the keys starting with "o") is kept.
+const keep = (k: string) => script?.dataset.cookieless == null || k[0] == "o";
+const get = (k: string) => (keep(k) && io(() => localStorage.getItem("nudge_" + k))) || null;
+const set = (k: string, v: string | null) => keep(k) && io(() => (v === null ? localStorage.removeItem("nudge_" + k) : localStorage.setItem("nudge_" + k, v)));
+
 const key = script?.dataset.writeKey ?? "";
 const base = (script?.dataset.api ?? (script ? new URL(script.src).origin : "")) + "/v1/";
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2) + Date.now());

@@ -369,6 +369,46 @@ describe("the demo site with the snippet", () => {
 		await context.close();
 	});
 
+	it("stores nothing in the browser on a cookieless site; the server names the visitor", async () => {
+		// A cookieless copy of the demo, and a page of the worker's origin that installs the snippet for it.
+		const config = { ...structuredClone(demo), id: "demo-cookieless", writeKeys: ["demo-cookieless-key"], cookieless: true };
+		const put = await fetch(`${worker.origin}/v1/admin/sites/demo-cookieless`, {
+			method: "PUT",
+			headers: { ...ADMIN, "content-type": "application/json" },
+			body: JSON.stringify(config),
+		});
+		expect(put.status).toBeLessThan(300);
+		const { context, page } = await visit(null);
+		await page.route(`${worker.origin}/cookieless/**`, (route) =>
+			route.fulfill({
+				contentType: "text/html",
+				body: `<!doctype html><title>Cookieless</title><script async src="/v1/nudge.js" data-write-key="demo-cookieless-key" data-cookieless></script>`,
+			}),
+		);
+		await page.goto(`${worker.origin}/cookieless/blog/post`);
+		await page.waitForFunction(() => !Array.isArray((window as unknown as { nudge?: unknown }).nudge) && "nudge" in window);
+		await page.evaluate(async () => {
+			const nudge = (window as unknown as { nudge: Nudge }).nudge;
+			nudge.track("Newsletter Subscribed");
+			await nudge.flush();
+		});
+		const hint = await page.evaluate(() => (window as unknown as { nudge: Nudge }).nudge.next() as Promise<unknown>);
+		const id = (hint as { visitor: { id: string } }).visitor.id;
+		expect(id).toMatch(/^cl-/);
+		await page.evaluate(async () => {
+			const nudge = (window as unknown as { nudge: Nudge }).nudge;
+			nudge.identify("cookieless-user-1");
+			await nudge.flush();
+		});
+		expect(await storedKeys(page)).toEqual([]);
+		await until(
+			async () => (await fetch(`${worker.origin}/v1/admin/sites/demo-cookieless/visitors/${id}`, { headers: ADMIN })).status,
+			(status) => status === 200,
+			"the cookieless visitor's events",
+		);
+		await context.close();
+	});
+
 	it("replays nudge.track() calls made through the stub before the snippet loaded", async () => {
 		const visitor = treatedVisitor();
 		const { context, page } = await visit(visitor);
