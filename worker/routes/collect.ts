@@ -74,6 +74,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 
 	const { site, trust } = await siteOfRequest(c, (body as Record<string, unknown>).writeKey, (rawEvents[0] as { writeKey?: unknown } | null)?.writeKey);
 	assertOriginAllowed(c, site);
+	await assertSiteUnderLimit(c.env, site);
 	// Browsers of a cookieless site send no id; the server names them (backends keep theirs).
 	const anonymousId = site.cookieless && trust === "public" ? await cookielessIdOf(c, site) : undefined;
 
@@ -146,6 +147,21 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	}
 	if (warnings.length) response.warnings = warnings;
 	return c.json(response, 200);
+}
+
+/** Seconds the per-site limiter counts over (`wrangler.toml`); a refused client waits this long. */
+const SITE_LIMIT_PERIOD_SECONDS = 10;
+
+/**
+ * The per-site limit of the Workers rate limiting binding, where it is bound: one site's write
+ * key cannot run up unbounded cost. Its counters are per Cloudflare location and approximate.
+ */
+async function assertSiteUnderLimit(env: Env, site: SiteConfig): Promise<void> {
+	const limiter: RateLimit | undefined = env.SITE_RATE_LIMITER;
+	if (!limiter || (await limiter.limit({ key: site.id })).success) return;
+	throw new ApiError(429, "site_rate_limited", `Site '${site.id}' is sending more than its limit; retry in ${SITE_LIMIT_PERIOD_SECONDS} s.`, undefined, {
+		"Retry-After": String(SITE_LIMIT_PERIOD_SECONDS),
+	});
 }
 
 function serverOnlyMessage(step: string, journey: string): string {
