@@ -16,7 +16,7 @@ import {
 	type ShardFunnel,
 	type ShardTrend,
 } from "../core/rollup";
-import { migrate, Sql, type Migrations, type SqlUsage } from "./sql";
+import { isolateUsage, migrate, Sql, type IsolateUsage, type Migrations, type SqlUsage } from "./sql";
 
 /** Distinct breakdown values a shard keeps per cohort day and dimension; later ones are `(other)`. */
 export const VALUES_PER_DAY = 50;
@@ -62,17 +62,16 @@ type StoredContribution = { version: number; cohort_day: string | null; raw_touc
 
 export class RollupObject extends DurableObject<Env> {
 	private readonly sql: Sql;
-	private applyCalls = 0;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.sql = new Sql(ctx.storage.sql);
+		this.sql = new Sql(ctx.storage.sql, "rollup");
 		migrate(this.sql, MIGRATIONS);
 	}
 
 	/** Applies updates newer than what is stored; returns how many changed anything. */
 	async apply({ retentionDays, updates }: ApplyInput): Promise<{ applied: number }> {
-		this.applyCalls++;
+		this.sql.tally("apply");
 		let applied = 0;
 		const cutoff = retentionCutoff(Date.now(), retentionDays);
 		for (const update of updates) if (this.applyOne(update, cutoff)) applied++;
@@ -85,9 +84,9 @@ export class RollupObject extends DurableObject<Env> {
 		return { applied };
 	}
 
-	/** Updates received, rows read and written since this instance started, database size (for `npm run bench`). */
-	usage(): SqlUsage & { applyCalls: number } {
-		return { ...this.sql.usage(), applyCalls: this.applyCalls };
+	/** This shard's SQL work since it started and its database size, and the isolate's totals (for `npm run bench`). */
+	usage(): SqlUsage & { isolate: IsolateUsage } {
+		return { ...this.sql.usage(), isolate: isolateUsage() };
 	}
 
 	/** Drops a visitor's link to its counts (erasure): the counts stay, anonymous. */
@@ -97,6 +96,7 @@ export class RollupObject extends DurableObject<Env> {
 
 	/** Counts for visitors whose journey began between `from` and `to` (inclusive days). */
 	funnel(from: string, to: string, dim: Dimension): ShardFunnel {
+		this.sql.tally("funnel");
 		const visitors = this.sql.all<ShardFunnel["visitors"][number]>(
 			`SELECT step, value, sum(visitors) AS visitors FROM funnel
 			 WHERE dim = ? AND cohort_day BETWEEN ? AND ? GROUP BY step, value`,
@@ -116,6 +116,7 @@ export class RollupObject extends DurableObject<Env> {
 
 	/** CTA counters per variant, for variants first seen between `from` and `to`. */
 	ctaCounters(from: string, to: string): ShardCtaCounters {
+		this.sql.tally("ctaCounters");
 		return this.sql.all<ShardCtaCounters[number]>(
 			`SELECT cta, variant, metric, sum(amount) AS amount FROM cta_counters
 			 WHERE day BETWEEN ? AND ? GROUP BY cta, variant, metric`,
@@ -131,6 +132,7 @@ export class RollupObject extends DurableObject<Env> {
 
 	/** Retention: drops cohort days and activity days older than the site keeps. */
 	override async alarm(): Promise<void> {
+		this.sql.tally("alarm");
 		const retentionDays = this.sql.one<{ retention_days: number }>("SELECT retention_days FROM settings")?.retention_days;
 		if (retentionDays === undefined) return;
 		// Re-armed first: a failure below is retried tomorrow even after the runtime stops retrying.

@@ -1,5 +1,7 @@
 /**
- * The one way Durable Objects here touch SQLite: versioned migrations and typed queries.
+ * The one way Durable Objects here touch SQLite: versioned migrations and typed queries, with
+ * the accounting `npm run bench` reads (statements, rows read and written: what SQLite storage
+ * is billed by).
  */
 
 /** A failed query, carrying the statement so the log says which one. */
@@ -15,25 +17,51 @@ export class SqlError extends Error {
 
 type Value = SqlStorageValue;
 
-/** Rows this object's queries read and wrote since it started: what SQLite storage is billed by. */
-export type SqlUsage = { rowsRead: number; rowsWritten: number; databaseBytes: number };
+/** What one object's queries did since it started, and its database size. */
+export type SqlUsage = { statements: number; rowsRead: number; rowsWritten: number; databaseBytes: number };
+
+/** Work of every object of one kind in this isolate since it started, and what they counted (calls served, …). */
+export type KindUsage = { statements: number; rowsRead: number; rowsWritten: number; tallies: Record<string, number> };
+/** Per kind of object (`visitor`, `rollup`, …). */
+export type IsolateUsage = Record<string, KindUsage>;
+
+// Module state is per isolate, and every object of a worker runs in its isolate, so one read
+// through any object gives the bench all objects' totals without calling each one.
+const isolateTotals: IsolateUsage = {};
+
+/** Totals of every object in this isolate, by kind. */
+export function isolateUsage(): IsolateUsage {
+	return structuredClone(isolateTotals);
+}
 
 /** Typed access to `ctx.storage.sql`. */
 export class Sql {
+	private statements = 0;
 	private rowsRead = 0;
 	private rowsWritten = 0;
+	private readonly totals: KindUsage;
 
-	constructor(private readonly storage: SqlStorage) {}
+	constructor(
+		private readonly storage: SqlStorage,
+		kind = "object",
+	) {
+		this.totals = isolateTotals[kind] ??= { statements: 0, rowsRead: 0, rowsWritten: 0, tallies: {} };
+	}
 
 	usage(): SqlUsage {
-		return { rowsRead: this.rowsRead, rowsWritten: this.rowsWritten, databaseBytes: this.storage.databaseSize };
+		return { statements: this.statements, rowsRead: this.rowsRead, rowsWritten: this.rowsWritten, databaseBytes: this.storage.databaseSize };
+	}
+
+	/** Counts something for the isolate's totals: a call served (each RPC call and alarm is a billed request), … */
+	tally(what: string): void {
+		this.totals.tallies[what] = (this.totals.tallies[what] ?? 0) + 1;
 	}
 
 	/** Every row of the query. */
 	all<Row extends Record<string, Value>>(query: string, ...params: Value[]): Row[] {
 		const cursor = this.cursor<Row>(query, params);
 		const rows = cursor.toArray();
-		this.count(cursor);
+		this.account(cursor);
 		return rows;
 	}
 
@@ -42,17 +70,21 @@ export class Sql {
 		return this.all<Row>(query, ...params)[0];
 	}
 
-	/** Runs a statement; returns the number of rows it wrote. */
+	/** Runs a statement (or several, separated by `;`, without parameters); returns the rows it wrote. */
 	run(query: string, ...params: Value[]): number {
 		const cursor = this.cursor(query, params);
 		cursor.toArray();
-		this.count(cursor);
+		this.account(cursor);
 		return cursor.rowsWritten;
 	}
 
-	private count(cursor: SqlStorageCursor<Record<string, Value>>): void {
+	private account(cursor: SqlStorageCursor<Record<string, Value>>): void {
+		this.statements++;
 		this.rowsRead += cursor.rowsRead;
 		this.rowsWritten += cursor.rowsWritten;
+		this.totals.statements++;
+		this.totals.rowsRead += cursor.rowsRead;
+		this.totals.rowsWritten += cursor.rowsWritten;
 	}
 
 	private cursor<Row extends Record<string, Value>>(query: string, params: Value[]): SqlStorageCursor<Row> {
@@ -64,20 +96,36 @@ export class Sql {
 	}
 }
 
-/** Schema changes in order; index + 1 is the version a database has once it ran them. */
+/**
+ * Schema changes in order; index + 1 is the version a database has once it ran them. Append
+ * only: a database that ran some of them runs the rest.
+ */
 export type Migrations = readonly string[];
 
 /**
- * Brings the database to the newest version. Idempotent and cheap when current: one read.
- * Runs inside the caller's synchronous block, so a half-applied migration never commits.
+ * Brings the database to the newest version; returns whether it had no schema yet (so nothing
+ * stored). Cheap when current: two reads, no DDL. Runs inside the caller's synchronous block, so
+ * a half-applied migration never commits.
+ *
+ * `fresh` is the schema every migration together produces, created in one go for a database that
+ * has none yet: a new object then runs one statement batch instead of replaying the history
+ * (tables created only to be rebuilt, dropped or altered). It must stay equal to the migrations'
+ * result; a test compares the two.
  */
-export function migrate(sql: Sql, migrations: Migrations): void {
-	sql.run("CREATE TABLE IF NOT EXISTS _schema_version (version INTEGER NOT NULL)");
+export function migrate(sql: Sql, migrations: Migrations, fresh?: string): boolean {
+	if (!hasTables(sql)) {
+		const schema = fresh ?? migrations.join(";\n");
+		sql.run(`CREATE TABLE _schema_version (version INTEGER NOT NULL);
+			INSERT INTO _schema_version (version) VALUES (${migrations.length});
+			${schema}`);
+		return true;
+	}
 	const current = sql.one<{ version: number }>("SELECT version FROM _schema_version")?.version ?? 0;
-	if (current >= migrations.length) return;
+	if (current >= migrations.length) return false;
 	for (const statement of migrations.slice(current)) sql.run(statement);
 	if (current === 0) sql.run("INSERT INTO _schema_version (version) VALUES (?)", migrations.length);
 	else sql.run("UPDATE _schema_version SET version = ?", migrations.length);
+	return false;
 }
 
 /** Whether any table exists yet: an object that never stored anything has none. */

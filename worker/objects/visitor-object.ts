@@ -9,7 +9,7 @@
  * object has stored it (then "releases" it), so a crash at any point loses nothing.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { SiteConfig } from "../../schema";
+import type { MatchRule, SiteConfig } from "../../schema";
 import type { VisitorEvent, VisitorKey } from "../core/events";
 import {
 	diffProgress,
@@ -45,7 +45,7 @@ import {
 	type CtaTouch,
 } from "../core/rollup";
 import { rollupStub, visitorStub } from "./names";
-import { hasTables, migrate, Sql, type Migrations, type SqlUsage } from "./sql";
+import { hasTables, isolateUsage, migrate, Sql, type IsolateUsage, type Migrations, type SqlUsage } from "./sql";
 import { absorbSnapshot, ACTIVITY_TABLES, takeSnapshot, type ExposureRow, type VisitorSnapshot } from "./visitor-snapshot";
 
 /** Events kept in full per visitor; counters stay exact beyond it. */
@@ -105,7 +105,85 @@ const MIGRATIONS: Migrations = [
 		PRIMARY KEY (kind, id)
 	);
 	ALTER TABLE outbox ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;`,
+	// Rows written are what storage bills most, and every table or index is a 4 KiB page of each
+	// visitor's database. Events keep no key and no index (message_ids keeps each id unique;
+	// the newest 200 are found by sorting at most 201 rows, and only once the history is full),
+	// and the small keyed tables become WITHOUT ROWID: one b-tree entry per row instead of two.
+	`CREATE TABLE events_v6 (message_id TEXT NOT NULL, timestamp INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
+	INSERT INTO events_v6 SELECT message_id, timestamp, received_at, body FROM events;
+	DROP TABLE events;
+	ALTER TABLE events_v6 RENAME TO events;
+	CREATE TABLE event_counts_v6 (type TEXT NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (type, name)) WITHOUT ROWID;
+	INSERT INTO event_counts_v6 SELECT type, name, count FROM event_counts;
+	DROP TABLE event_counts;
+	ALTER TABLE event_counts_v6 RENAME TO event_counts;
+	CREATE TABLE rule_hits_v6 (
+		rule_key TEXT NOT NULL, timestamp INTEGER NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (rule_key, message_id)
+	) WITHOUT ROWID;
+	INSERT INTO rule_hits_v6 SELECT rule_key, timestamp, message_id FROM rule_hits;
+	DROP TABLE rule_hits;
+	ALTER TABLE rule_hits_v6 RENAME TO rule_hits;
+	CREATE TABLE progress_v6 (journey TEXT NOT NULL, step TEXT NOT NULL, reached_at INTEGER NOT NULL, PRIMARY KEY (journey, step)) WITHOUT ROWID;
+	INSERT INTO progress_v6 SELECT journey, step, reached_at FROM progress;
+	DROP TABLE progress;
+	ALTER TABLE progress_v6 RENAME TO progress;
+	CREATE TABLE outbox_v6 (
+		journey TEXT PRIMARY KEY, site TEXT NOT NULL, shard INTEGER NOT NULL, version INTEGER NOT NULL,
+		contribution TEXT, retention_days INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL DEFAULT 0
+	) WITHOUT ROWID;
+	INSERT INTO outbox_v6 SELECT journey, site, shard, version, contribution, retention_days, attempts, due_at FROM outbox;
+	DROP TABLE outbox;
+	ALTER TABLE outbox_v6 RENAME TO outbox;
+	CREATE TABLE merged_sources_v6 (
+		kind TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+		released INTEGER NOT NULL, due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, rollup_retention_days INTEGER NOT NULL,
+		PRIMARY KEY (kind, id)
+	) WITHOUT ROWID;
+	INSERT INTO merged_sources_v6 SELECT kind, id, at, released, due_at, attempts, rollup_retention_days FROM merged_sources;
+	DROP TABLE merged_sources;
+	ALTER TABLE merged_sources_v6 RENAME TO merged_sources;`,
 ];
+
+/**
+ * What all of `MIGRATIONS` together create, for a database that has nothing yet: a new visitor
+ * creates its tables in one statement batch instead of replaying the history (a table created
+ * only to be dropped, six rebuilt, three columns added). A test checks it matches the migrations.
+ */
+export const VISITOR_SCHEMA = `CREATE TABLE visitor (
+		singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+		site TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT,
+		first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, event_count INTEGER NOT NULL DEFAULT 0,
+		last_received INTEGER NOT NULL DEFAULT 0, retention_days INTEGER NOT NULL DEFAULT 400
+	);
+	CREATE TABLE message_ids (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
+	CREATE TABLE events (message_id TEXT NOT NULL, timestamp INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
+	CREATE TABLE event_counts (type TEXT NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (type, name)) WITHOUT ROWID;
+	CREATE TABLE rule_hits (
+		rule_key TEXT NOT NULL, timestamp INTEGER NOT NULL, message_id TEXT NOT NULL, PRIMARY KEY (rule_key, message_id)
+	) WITHOUT ROWID;
+	CREATE TABLE progress (journey TEXT NOT NULL, step TEXT NOT NULL, reached_at INTEGER NOT NULL, PRIMARY KEY (journey, step)) WITHOUT ROWID;
+	CREATE TABLE cta_exposure (
+		cta_id TEXT NOT NULL, variant_id TEXT NOT NULL,
+		views INTEGER NOT NULL DEFAULT 0, clicks INTEGER NOT NULL DEFAULT 0, dismissals INTEGER NOT NULL DEFAULT 0,
+		first_viewed_at INTEGER, last_viewed_at INTEGER, last_clicked_at INTEGER, dismissed_at INTEGER,
+		PRIMARY KEY (cta_id, variant_id)
+	);
+	CREATE TABLE first_touch (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), timestamp INTEGER NOT NULL, touch TEXT NOT NULL);
+	CREATE TABLE rollup_state (journey TEXT PRIMARY KEY, shard INTEGER NOT NULL, version INTEGER NOT NULL, contribution TEXT);
+	CREATE TABLE outbox (
+		journey TEXT PRIMARY KEY, site TEXT NOT NULL, shard INTEGER NOT NULL, version INTEGER NOT NULL,
+		contribution TEXT, retention_days INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, due_at INTEGER NOT NULL DEFAULT 0
+	) WITHOUT ROWID;
+	CREATE TABLE cta_touches (message_id TEXT PRIMARY KEY, cta_id TEXT NOT NULL, variant_id TEXT NOT NULL, at INTEGER NOT NULL);
+	CREATE TABLE forwarding (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), kind TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL);
+	CREATE TABLE merged_sources (
+		kind TEXT NOT NULL, id TEXT NOT NULL, at INTEGER NOT NULL,
+		released INTEGER NOT NULL, due_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, rollup_retention_days INTEGER NOT NULL,
+		PRIMARY KEY (kind, id)
+	) WITHOUT ROWID;`;
+
+/** The schema history, exported for the test that compares it with `VISITOR_SCHEMA`. */
+export const VISITOR_MIGRATIONS = MIGRATIONS;
 
 /** Everything `next` needs besides the visitor's own state. */
 export type NextInput = NextRequest & {
@@ -138,7 +216,12 @@ export type NextAnswer = {
 export const NEXT_TTL_SECONDS = 300;
 
 export type IngestInput = {
-	site: SiteConfig;
+	/**
+	 * The site config as JSON (`siteConfigText`): a string crosses the RPC boundary as one copy
+	 * where the object graph would be cloned field by field on both sides, and the objects of an
+	 * isolate share one parsed config per distinct text.
+	 */
+	config: string;
 	key: VisitorKey;
 	events: readonly VisitorEvent[];
 	/** Answer `next` too, after the events are stored (`POST /v1/collect?next=1`). */
@@ -229,6 +312,75 @@ type OutboxRow = {
 	due_at: number;
 };
 type SourceRow = { kind: "user" | "anonymous"; id: string; attempts: number; rollup_retention_days: number };
+type Hit = { timestamp: number; messageId: string };
+type TouchRow = { timestamp: number; touch: string };
+
+/** A site config as visitors use it, with what every event needs derived from it once. */
+type SiteModel = {
+	site: SiteConfig;
+	rules: Map<string, MatchRule>;
+	/** Per journey: its CTAs and the step each leads to. */
+	ctaSteps: Map<string, Map<string, string>>;
+};
+
+const siteTexts = new WeakMap<SiteConfig, string>();
+
+/**
+ * The text `ingest` takes for a site config. Memoised per config object: the worker's site
+ * cache hands out the same object for every request until it expires.
+ */
+export function siteConfigText(site: SiteConfig): string {
+	let text = siteTexts.get(site);
+	if (text === undefined) siteTexts.set(site, (text = JSON.stringify(site)));
+	return text;
+}
+
+// Per isolate, so every visitor object in it parses a config once. Bounded: configs change rarely.
+const siteModels = new Map<string, SiteModel>();
+
+function siteModel(text: string): SiteModel {
+	let model = siteModels.get(text);
+	if (model) return model;
+	// Shared by every object of the isolate: frozen, so no caller can change it for the others.
+	const site = deepFreeze(JSON.parse(text) as SiteConfig);
+	model = {
+		site,
+		rules: siteRules(site),
+		ctaSteps: new Map(site.journeys.map((journey) => [journey.id, new Map(site.ctas.filter((cta) => cta.journey === journey.id).map((cta) => [cta.id, cta.step]))])),
+	};
+	if (siteModels.size >= 32) siteModels.clear();
+	siteModels.set(text, model);
+	return model;
+}
+
+function deepFreeze<T>(value: T): T {
+	if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+		Object.freeze(value);
+		for (const item of Object.values(value)) deepFreeze(item);
+	}
+	return value;
+}
+
+/**
+ * What this instance knows of its own storage, so an event that changes little reads little:
+ * filled lazily, updated by every write this class makes, dropped whenever storage changes by
+ * another path (a merge, a release, an erasure) or a write block fails halfway.
+ */
+type Known = {
+	forward: VisitorKey | null;
+	firstTouch?: TouchRow | null;
+	/** Rows in `events`. */
+	historySize?: number;
+	/** Per rule, its stored hits in SQLite's order (timestamp, then message id). */
+	hits?: Map<string, Hit[]>;
+	progress?: Map<string, JourneyProgress>;
+	rollup?: Map<string, RollupStateRow>;
+	/** `cta_exposure` in storage order. */
+	exposures?: ExposureRow[];
+	touches?: CtaTouch[];
+	/** The config the stored progress and contributions were last computed under. */
+	evaluatedFor?: SiteModel;
+};
 
 export class VisitorObject extends DurableObject<Env> {
 	private readonly sql: Sql;
@@ -237,10 +389,11 @@ export class VisitorObject extends DurableObject<Env> {
 	private alarmAt: number | undefined;
 	/** In memory on purpose: abuse protection needs no durability, and a restart forgives. */
 	private bucket: TokenBucket | undefined;
+	private known: Known | undefined;
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
-		this.sql = new Sql(ctx.storage.sql);
+		this.sql = new Sql(ctx.storage.sql, "visitor");
 	}
 
 	/**
@@ -250,21 +403,27 @@ export class VisitorObject extends DurableObject<Env> {
 	 * on this path waits for a rollup.
 	 */
 	async ingest(input: IngestInput): Promise<IngestResult> {
-		const { site, key, events, next } = input;
+		this.sql.tally("ingest");
+		const model = siteModel(input.config);
+		const { site } = model;
+		const { key, events, next } = input;
 		const taken = takeTokens(this.bucket, events.length, Date.now(), site.visitorRateLimit);
 		this.bucket = taken.bucket;
 		if (!taken.allowed) return { accepted: 0, duplicates: 0, changes: [], retryAfterSeconds: taken.retryAfterSeconds };
 
 		this.ensureSchema();
 		let target = this.forwardTarget();
-		if (target && (input.hops ?? 0) < MAX_HOPS) return this.forward(target, input);
+		if (target && (input.hops ?? 0) < MAX_HOPS) return this.forward(site.id, target, input);
 		const links = this.unmergedLinks(key, events, input.forwardedFrom);
-		const handed = links.length ? await this.askHandOvers(site, key, links) : [];
-		// Merged away while waiting: the identity this visitor now belongs to takes the events.
-		target = this.forwardTarget();
-		if (target && (input.hops ?? 0) < MAX_HOPS) return this.forward(target, input);
+		let handed: { source: VisitorKey; handOver: HandOver }[] = [];
+		if (links.length) {
+			handed = await this.askHandOvers(site, key, links);
+			// Merged away while waiting: the identity this visitor now belongs to takes the events.
+			target = this.forwardTarget();
+			if (target && (input.hops ?? 0) < MAX_HOPS) return this.forward(site.id, target, input);
+		}
 
-		const result = this.store(site, key, events, handed);
+		const result = this.store(model, key, events, handed);
 		return next ? { ...result, next: this.answerNext(site, key, next) } : result;
 	}
 
@@ -274,6 +433,7 @@ export class VisitorObject extends DurableObject<Env> {
 	 * gets an answer and no storage.
 	 */
 	async next(site: SiteConfig, key: VisitorKey, input: NextInput): Promise<NextAnswer> {
+		this.sql.tally("next");
 		const target = this.existing() ? this.forwardTarget() : null;
 		if (target) return visitorStub(this.env, site.id, target).next(site, target, input);
 		return this.answerNext(site, key, input);
@@ -290,6 +450,7 @@ export class VisitorObject extends DurableObject<Env> {
 			return { outcome: "refused", reason: `${target.kind} '${target.id}' was merged into this visitor` };
 		}
 		if (!current) {
+			this.known = undefined;
 			this.sql.run("INSERT INTO forwarding (singleton, kind, id, at) VALUES (1, ?, ?, ?)", target.kind, target.id, now);
 			// A visitor never seen still needs a row: its retention and erasure go by it.
 			this.sql.run(
@@ -314,6 +475,7 @@ export class VisitorObject extends DurableObject<Env> {
 		if (!this.existing()) return true;
 		const current = this.forwardTarget();
 		if (!current || !sameKey(current, target)) return false;
+		this.known = undefined;
 		this.retractContributions(rollupRetentionDays);
 		for (const table of ACTIVITY_TABLES) this.sql.run(`DELETE FROM ${table}`);
 		this.sql.run("UPDATE visitor SET event_count = 0, user_id = NULL");
@@ -327,6 +489,7 @@ export class VisitorObject extends DurableObject<Env> {
 	 * each retried with backoff until acknowledged. Always re-arms itself from what is stored.
 	 */
 	override async alarm(): Promise<void> {
+		this.sql.tally("alarm");
 		this.alarmAt = undefined;
 		try {
 			if (!this.existing()) return;
@@ -347,9 +510,9 @@ export class VisitorObject extends DurableObject<Env> {
 		}
 	}
 
-	/** Rows read and written since this instance started, and the database size (for `npm run bench`). */
-	usage(): SqlUsage {
-		return this.sql.usage();
+	/** This object's SQL work since it started and its database size, and the isolate's totals (for `npm run bench`). */
+	usage(): SqlUsage & { isolate: IsolateUsage } {
+		return { ...this.sql.usage(), isolate: isolateUsage() };
 	}
 
 	/** Everything an operator may see about the visitor, or null for one never seen. */
@@ -443,6 +606,7 @@ export class VisitorObject extends DurableObject<Env> {
 			this.alarmAt = undefined;
 			await this.ctx.storage.deleteAll();
 			this.schemaReady = false;
+			this.known = undefined;
 			return true;
 		});
 	}
@@ -456,10 +620,10 @@ export class VisitorObject extends DurableObject<Env> {
 		}
 	}
 
-	private forward(target: VisitorKey, input: IngestInput): Promise<IngestResult> {
+	private forward(site: string, target: VisitorKey, input: IngestInput): Promise<IngestResult> {
 		// The forwarding visitor stays alive as long as it is in use: its retention goes by this.
 		this.sql.run("UPDATE visitor SET last_received = max(last_received, ?)", Date.now());
-		return visitorStub(this.env, input.site.id, target).ingest({
+		return visitorStub(this.env, site, target).ingest({
 			...input,
 			key: target,
 			forwardedFrom: input.key,
@@ -498,17 +662,24 @@ export class VisitorObject extends DurableObject<Env> {
 		});
 	}
 
-	private store(
-		site: SiteConfig,
-		key: VisitorKey,
-		events: readonly VisitorEvent[],
-		handed: readonly { source: VisitorKey; handOver: HandOver }[],
-	): IngestResult {
-		this.ensureSchema();
-		const rules = siteRules(site);
+	/**
+	 * The synchronous block of `ingest`. It writes only what the events change: a page view that
+	 * reaches no new step is four statements (its message id, the event, the visitor's counters,
+	 * the per-name count). Journeys are evaluated again when a rule got a hit that can matter,
+	 * after a merge, or under a config this instance has not evaluated them with; contributions
+	 * are computed again when progress, first touch or CTA exposure changed, or the config did.
+	 */
+	private store(model: SiteModel, key: VisitorKey, events: readonly VisitorEvent[], handed: readonly { source: VisitorKey; handOver: HandOver }[]): IngestResult {
+		const { site, rules } = model;
+		const known = this.knowledge();
+		// Until this block completes: a failure halfway must not leave a stale picture behind.
+		this.known = undefined;
 		const touchedRules = new Set<string>();
 		let accepted = 0;
 		let duplicates = 0;
+		let ctaChanged = false;
+		const visitor = { events: 0, firstSeen: Number.POSITIVE_INFINITY, lastSeen: Number.NEGATIVE_INFINITY, lastReceived: 0, userId: null as string | null };
+		const counts = new Map<string, { type: string; name: string; count: number }>();
 
 		for (const event of events) {
 			if (this.sql.run("INSERT OR IGNORE INTO message_ids (message_id) VALUES (?)", event.messageId) === 0) {
@@ -516,9 +687,28 @@ export class VisitorObject extends DurableObject<Env> {
 				continue;
 			}
 			accepted++;
-			this.recordEvent(site, key, event);
+			this.sql.run(
+				"INSERT INTO events (message_id, timestamp, received_at, body) VALUES (?, ?, ?, ?)",
+				event.messageId,
+				event.timestamp,
+				event.receivedAt,
+				JSON.stringify(event.body),
+			);
+			if (known.historySize !== undefined) known.historySize++;
+			// The visitor row and the per-name counts are written once per call, whatever the batch size.
+			visitor.events++;
+			visitor.firstSeen = Math.min(visitor.firstSeen, event.timestamp);
+			visitor.lastSeen = Math.max(visitor.lastSeen, event.timestamp);
+			visitor.lastReceived = Math.max(visitor.lastReceived, event.receivedAt);
+			if (event.userId !== null) visitor.userId = event.userId;
+			const name = event.name ?? "";
+			const count = counts.get(`${event.type}\u0000${name}`) ?? { type: event.type, name, count: 0 };
+			count.count++;
+			counts.set(`${event.type}\u0000${name}`, count);
+			if (this.recordCtaFeedback(event)) ctaChanged = true;
 			for (const [ruleKey, rule] of rules) {
 				if (!matchRule(rule, event)) continue;
+				if (!this.hitMayMatter(known, ruleKey, rule, event.timestamp)) continue;
 				this.sql.run(
 					"INSERT OR IGNORE INTO rule_hits (rule_key, timestamp, message_id) VALUES (?, ?, ?)",
 					ruleKey,
@@ -528,28 +718,94 @@ export class VisitorObject extends DurableObject<Env> {
 				touchedRules.add(ruleKey);
 			}
 		}
-		const merged = this.absorb(site, handed, touchedRules);
-		if (accepted === 0 && !merged) return { accepted, duplicates, changes: [] };
-		this.updateFirstTouch(events);
-
-		for (const ruleKey of touchedRules) {
-			// Only the earliest `count` hits of a rule can ever decide when a step is reached.
-			this.sql.run(
-				`DELETE FROM rule_hits WHERE rule_key = ?1 AND message_id NOT IN
-				 (SELECT message_id FROM rule_hits WHERE rule_key = ?1 ORDER BY timestamp, message_id LIMIT ?2)`,
-				ruleKey,
-				rules.get(ruleKey)?.count ?? 1,
+		let retention: number | undefined;
+		if (accepted > 0) {
+			const row = this.sql.one<{ last_received: number; retention_days: number }>(
+				`INSERT INTO visitor (singleton, site, kind, id, user_id, first_seen, last_seen, event_count, last_received, retention_days)
+				 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+				 ON CONFLICT (singleton) DO UPDATE SET
+				   event_count = event_count + excluded.event_count,
+				   first_seen = min(first_seen, excluded.first_seen),
+				   last_seen = max(last_seen, excluded.last_seen),
+				   user_id = coalesce(excluded.user_id, user_id),
+				   last_received = max(last_received, excluded.last_received),
+				   retention_days = excluded.retention_days
+				 RETURNING last_received, retention_days`,
+				site.id,
+				key.kind,
+				key.id,
+				visitor.userId,
+				visitor.firstSeen,
+				visitor.lastSeen,
+				visitor.events,
+				visitor.lastReceived,
+				site.visitorRetentionDays,
 			);
+			if (row) retention = row.last_received + row.retention_days * 86_400_000;
+			for (const { type, name, count } of counts.values()) {
+				this.sql.run(
+					`INSERT INTO event_counts (type, name, count) VALUES (?, ?, ?)
+					 ON CONFLICT (type, name) DO UPDATE SET count = count + excluded.count`,
+					type,
+					name,
+					count,
+				);
+			}
 		}
-		this.sql.run(
-			`DELETE FROM events WHERE message_id IN
-			 (SELECT message_id FROM events ORDER BY timestamp DESC, message_id DESC LIMIT -1 OFFSET ?)`,
-			HISTORY_LIMIT,
-		);
-		const changes = this.updateProgress(site);
-		this.queueContributions(site, key);
-		this.armAlarm();
+		const merged = this.absorb(site, handed, touchedRules);
+		if (accepted === 0 && !merged) {
+			this.known = known;
+			return { accepted, duplicates, changes: [] };
+		}
+		// What a merge wrote is not known here: read it again where it is needed.
+		const state: Known = merged ? { forward: known.forward } : known;
+		const touchChanged = this.updateFirstTouch(state, events);
+
+		if (touchedRules.size) {
+			for (const ruleKey of touchedRules) {
+				// Only the earliest `count` hits of a rule can ever decide when a step is reached.
+				if ((state.hits?.get(ruleKey)?.length ?? Number.POSITIVE_INFINITY) <= (rules.get(ruleKey)?.count ?? 1)) continue;
+				this.sql.run(
+					`DELETE FROM rule_hits WHERE rule_key = ?1 AND message_id NOT IN
+					 (SELECT message_id FROM rule_hits WHERE rule_key = ?1 ORDER BY timestamp, message_id LIMIT ?2)`,
+					ruleKey,
+					rules.get(ruleKey)?.count ?? 1,
+				);
+			}
+			state.hits = undefined;
+		}
+		this.trimHistory(state);
+		const evaluate = touchedRules.size > 0 || merged || state.evaluatedFor !== model;
+		const changes = evaluate ? this.updateProgress(state, site) : [];
+		let queued = false;
+		if (evaluate || touchChanged || ctaChanged) {
+			if (ctaChanged) {
+				state.exposures = undefined;
+				state.touches = undefined;
+			}
+			queued = this.queueContributions(state, model, key);
+		}
+		state.evaluatedFor = model;
+		this.known = state;
+		this.armAlarm(merged ? undefined : { due: queued ? Date.now() + FLUSH_DELAY_MS : undefined, retention });
 		return { accepted, duplicates, changes };
+	}
+
+	/**
+	 * Whether a new hit of the rule at `timestamp` would survive the trim to its earliest `count`
+	 * hits. Only a rule holding exactly `count` hits, all strictly earlier, is skipped: anything
+	 * else (ties, a count changed by a config edit) goes through the exact insert and trim.
+	 */
+	private hitMayMatter(known: Known, ruleKey: string, rule: MatchRule, timestamp: number): boolean {
+		const hits = this.hitsOf(known).get(ruleKey) ?? [];
+		const last = hits[rule.count - 1];
+		const skip = hits.length === rule.count && last !== undefined && timestamp > last.timestamp;
+		if (skip) return false;
+		// Kept in order for the next event of the same call; read again from storage after the trim.
+		hits.push({ timestamp, messageId: "" });
+		hits.sort((a, b) => a.timestamp - b.timestamp);
+		known.hits?.set(ruleKey, hits);
+		return true;
 	}
 
 	/** Absorbs what linked identities handed over; returns whether anything new was merged. */
@@ -645,13 +901,20 @@ export class VisitorObject extends DurableObject<Env> {
 	 * Sets the alarm to the earliest thing stored that is due: a delivery, else the retention
 	 * deadline. Derived from storage, so a restarted object can never push a pending delivery
 	 * back; it only moves the alarm earlier, because a due alarm re-arms itself when it runs.
+	 *
+	 * `changed`: all the caller may have moved earlier (a new delivery's due time, the retention
+	 * deadline it wrote). When the alarm this instance set is already no later, storage cannot
+	 * say anything earlier, and is not read.
 	 */
-	private armAlarm(): void {
+	private armAlarm(changed?: { due?: number | undefined; retention?: number | undefined }): void {
+		if (changed && this.alarmAt !== undefined && this.alarmAt <= Math.min(changed.due ?? Number.POSITIVE_INFINITY, changed.retention ?? Number.POSITIVE_INFINITY)) {
+			return;
+		}
 		const due = this.sql.one<{ at: number | null }>(
 			`SELECT min(at) AS at FROM (SELECT min(due_at) AS at FROM outbox
 			 UNION ALL SELECT min(due_at) FROM merged_sources WHERE released = 0)`,
 		)?.at;
-		const retention = this.retentionDeadline();
+		const retention = changed?.retention ?? this.retentionDeadline();
 		const at = Math.min(due ?? Number.POSITIVE_INFINITY, retention ?? Number.POSITIVE_INFINITY);
 		if (!Number.isFinite(at) || (this.alarmAt !== undefined && this.alarmAt <= at)) return;
 		this.alarmAt = at;
@@ -660,8 +923,16 @@ export class VisitorObject extends DurableObject<Env> {
 	}
 
 	private forwardTarget(): VisitorKey | null {
-		const row = this.sql.one<{ kind: "user" | "anonymous"; id: string }>("SELECT kind, id FROM forwarding");
-		return row ? { kind: row.kind, id: row.id } : null;
+		return this.knowledge().forward;
+	}
+
+	/** What this instance knows of its storage; on first use, where it forwards to. */
+	private knowledge(): Known {
+		if (!this.known) {
+			const row = this.sql.one<{ kind: "user" | "anonymous"; id: string }>("SELECT kind, id FROM forwarding");
+			this.known = { forward: row ? { kind: row.kind, id: row.id } : null };
+		}
+		return this.known;
 	}
 
 	private visitorRow(): VisitorRow | undefined {
@@ -673,7 +944,8 @@ export class VisitorObject extends DurableObject<Env> {
 		const visitorKey = `${key.kind}:${key.id}`;
 		const holdout = isHoldout(site, visitorKey);
 		const stored = this.existing();
-		const reached = (stored ? this.storedProgress().get(journey.id) : undefined) ?? new Map<string, number>();
+		const known = stored ? this.knowledge() : undefined;
+		const reached = (known ? this.progressOf(known).get(journey.id) : undefined) ?? new Map<string, number>();
 		const visitor = {
 			id: key.id,
 			journey: journey.id,
@@ -684,8 +956,8 @@ export class VisitorObject extends DurableObject<Env> {
 		if (holdout) return { visitor, ctas: [], ttl: NEXT_TTL_SECONDS };
 		// A step the visitor has done counts as done for CTAs even when the journey's order
 		// has not credited it yet: nobody should be asked to create the account they have.
-		const done = stored ? stepEvidence(journey, this.ruleHits(), reached) : reached;
-		const state = { reached: done, exposure: stored ? this.exposure() : new Map<string, CtaExposure>() };
+		const done = known ? stepEvidence(journey, ruleHitTimes(this.hitsOf(known)), reached) : reached;
+		const state = { reached: done, exposure: known ? this.exposure(known) : new Map<string, CtaExposure>() };
 		const eligible = eligibleCtas(site, journey, state, input, input.now);
 		const random = seededRandom(dailySeed(site.id, visitorKey, input.now));
 		const ranked = rankCtas(journey, eligible, state, input.stats, random).slice(0, input.limit);
@@ -710,7 +982,7 @@ export class VisitorObject extends DurableObject<Env> {
 	private localProfile(site: SiteConfig, eventLimit: number): VisitorProfile | null {
 		const visitor = this.visitorRow();
 		if (!visitor) return null;
-		const progress = this.storedProgress();
+		const progress = this.progressOf(this.knowledge());
 		const iso = (time: number | null) => (time === null ? null : new Date(time).toISOString());
 
 		return {
@@ -757,9 +1029,12 @@ export class VisitorObject extends DurableObject<Env> {
 		};
 	}
 
+	/** Brings the database to the current schema; a database that had none starts with nothing to read. */
 	private ensureSchema(): void {
 		if (this.schemaReady) return;
-		migrate(this.sql, MIGRATIONS);
+		if (migrate(this.sql, MIGRATIONS, VISITOR_SCHEMA)) {
+			this.known = { forward: null, firstTouch: null, historySize: 0, hits: new Map(), progress: new Map(), rollup: new Map(), exposures: [], touches: [] };
+		}
 		this.schemaReady = true;
 	}
 
@@ -773,56 +1048,46 @@ export class VisitorObject extends DurableObject<Env> {
 		return true;
 	}
 
-	private recordEvent(site: SiteConfig, key: VisitorKey, event: VisitorEvent): void {
-		this.sql.run(
-			`INSERT INTO visitor (singleton, site, kind, id, user_id, first_seen, last_seen, event_count, last_received, retention_days)
-			 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7)
-			 ON CONFLICT (singleton) DO UPDATE SET
-			   event_count = event_count + 1,
-			   first_seen = min(first_seen, excluded.first_seen),
-			   last_seen = max(last_seen, excluded.last_seen),
-			   user_id = coalesce(excluded.user_id, user_id),
-			   last_received = max(last_received, excluded.last_received),
-			   retention_days = excluded.retention_days`,
-			site.id,
-			key.kind,
-			key.id,
-			event.userId,
-			event.timestamp,
-			event.receivedAt,
-			site.visitorRetentionDays,
-		);
-		this.sql.run(
-			"INSERT INTO events (message_id, timestamp, received_at, body) VALUES (?, ?, ?, ?)",
-			event.messageId,
-			event.timestamp,
-			event.receivedAt,
-			JSON.stringify(event.body),
-		);
-		this.sql.run(
-			`INSERT INTO event_counts (type, name, count) VALUES (?, ?, 1)
-			 ON CONFLICT (type, name) DO UPDATE SET count = count + 1`,
-			event.type,
-			event.name ?? "",
-		);
+	/** Records a CTA view, click or dismissal; returns whether the event was one. */
+	private recordCtaFeedback(event: VisitorEvent): boolean {
 		const feedback = ctaFeedback(event);
-		if (!feedback) return;
-		this.recordCtaFeedback(feedback.action, feedback.ctaId, feedback.variantId, event.timestamp);
-		if (feedback.action !== "dismissed") {
+		if (!feedback) return false;
+		const { action, ctaId, variantId } = feedback;
+		const at = event.timestamp;
+		// One upsert: a new row starts from the columns' defaults (zero counts, no times).
+		const update = {
+			viewed: [
+				"views, first_viewed_at, last_viewed_at",
+				"1, ?3, ?3",
+				`views = views + 1, first_viewed_at = min(coalesce(first_viewed_at, ?3), ?3),
+				 last_viewed_at = max(coalesce(last_viewed_at, ?3), ?3)`,
+			],
+			clicked: ["clicks, last_clicked_at", "1, ?3", "clicks = clicks + 1, last_clicked_at = max(coalesce(last_clicked_at, ?3), ?3)"],
+			dismissed: ["dismissals, dismissed_at", "1, ?3", "dismissals = dismissals + 1, dismissed_at = min(coalesce(dismissed_at, ?3), ?3)"],
+		}[action];
+		this.sql.run(
+			`INSERT INTO cta_exposure (cta_id, variant_id, ${update[0]}) VALUES (?1, ?2, ${update[1]})
+			 ON CONFLICT (cta_id, variant_id) DO UPDATE SET ${update[2]}`,
+			ctaId,
+			variantId,
+			at,
+		);
+		if (action !== "dismissed") {
 			this.sql.run(
 				"INSERT OR IGNORE INTO cta_touches (message_id, cta_id, variant_id, at) VALUES (?, ?, ?, ?)",
 				event.messageId,
-				feedback.ctaId,
-				feedback.variantId,
-				event.timestamp,
+				ctaId,
+				variantId,
+				at,
 			);
 		}
+		return true;
 	}
 
 	/** What the visitor has seen of each CTA: views, last view, dismissal, variant last shown. */
-	private exposure(): Map<string, CtaExposure> {
+	private exposure(known: Known): Map<string, CtaExposure> {
 		const byCta = new Map<string, CtaExposure & { variantAt: number }>();
-		for (const row of this.sql.all<ExposureRow>("SELECT * FROM cta_exposure")) {
+		for (const row of this.exposuresOf(known)) {
 			const seen = byCta.get(row.cta_id) ?? { views: 0, lastViewedAt: null, dismissed: false, variant: null, variantAt: -1 };
 			seen.views += row.views;
 			if (row.last_viewed_at !== null && (seen.lastViewedAt === null || row.last_viewed_at > seen.lastViewedAt)) {
@@ -839,55 +1104,65 @@ export class VisitorObject extends DurableObject<Env> {
 		return new Map([...byCta].map(([id, { variantAt: _, ...seen }]) => [id, seen]));
 	}
 
-	private recordCtaFeedback(action: "viewed" | "clicked" | "dismissed", ctaId: string, variantId: string, at: number) {
-		this.sql.run(
-			`INSERT INTO cta_exposure (cta_id, variant_id) VALUES (?, ?) ON CONFLICT DO NOTHING`,
-			ctaId,
-			variantId,
-		);
-		const update = {
-			viewed: `views = views + 1, first_viewed_at = min(coalesce(first_viewed_at, ?1), ?1),
-			         last_viewed_at = max(coalesce(last_viewed_at, ?1), ?1)`,
-			clicked: `clicks = clicks + 1, last_clicked_at = max(coalesce(last_clicked_at, ?1), ?1)`,
-			dismissed: `dismissals = dismissals + 1, dismissed_at = min(coalesce(dismissed_at, ?1), ?1)`,
-		}[action];
-		this.sql.run(`UPDATE cta_exposure SET ${update} WHERE cta_id = ?2 AND variant_id = ?3`, at, ctaId, variantId);
-	}
-
-	/** Keeps the earliest event's touch: out-of-order arrivals can move the first touch earlier. */
-	private updateFirstTouch(events: readonly VisitorEvent[]): void {
+	/**
+	 * Keeps the earliest event's touch: out-of-order arrivals can move the first touch earlier.
+	 * Returns whether it changed.
+	 */
+	private updateFirstTouch(known: Known, events: readonly VisitorEvent[]): boolean {
 		let earliest: VisitorEvent | undefined;
 		for (const event of events) {
 			if (!earliest || event.timestamp < earliest.timestamp) earliest = event;
 		}
-		if (!earliest) return;
+		if (!earliest) return false;
+		if (known.firstTouch === undefined) {
+			known.firstTouch = this.sql.one<TouchRow>("SELECT timestamp, touch FROM first_touch") ?? null;
+		}
+		if (known.firstTouch && earliest.timestamp >= known.firstTouch.timestamp) return false;
+		const touch = { timestamp: earliest.timestamp, touch: JSON.stringify(earliest.touch) };
 		this.sql.run(
 			`INSERT INTO first_touch (singleton, timestamp, touch) VALUES (1, ?, ?)
-			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch
-			 WHERE excluded.timestamp < first_touch.timestamp`,
-			earliest.timestamp,
-			JSON.stringify(earliest.touch),
+			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch`,
+			touch.timestamp,
+			touch.touch,
 		);
+		known.firstTouch = touch;
+		return true;
+	}
+
+	/** Keeps the `HISTORY_LIMIT` newest events; counts them once per instance, then keeps count. */
+	private trimHistory(known: Known): void {
+		known.historySize ??= this.sql.one<{ n: number }>("SELECT count(*) AS n FROM events")?.n ?? 0;
+		if (known.historySize <= HISTORY_LIMIT) return;
+		this.sql.run(
+			`DELETE FROM events WHERE rowid IN
+			 (SELECT rowid FROM events ORDER BY timestamp DESC, message_id DESC LIMIT -1 OFFSET ?)`,
+			HISTORY_LIMIT,
+		);
+		known.historySize = HISTORY_LIMIT;
 	}
 
 	/**
 	 * Writes each journey's new contribution to the outbox when it differs from the last one
-	 * sent. The shard a visitor lands on is fixed at its first contribution, so growing the
-	 * shard count never moves a visitor (and never counts one twice).
+	 * sent; returns whether any was queued. The shard a visitor lands on is fixed at its first
+	 * contribution, so growing the shard count never moves a visitor (and never counts one twice).
 	 */
-	private queueContributions(site: SiteConfig, key: VisitorKey): void {
-		const touchRow = this.sql.one<{ touch: string }>("SELECT touch FROM first_touch");
-		if (!touchRow) return;
+	private queueContributions(known: Known, model: SiteModel, key: VisitorKey): boolean {
+		const { site } = model;
+		const touchRow = known.firstTouch === undefined ? this.sql.one<TouchRow>("SELECT timestamp, touch FROM first_touch") : known.firstTouch;
+		known.firstTouch = touchRow ?? null;
+		if (!touchRow) return false;
 		const touch = JSON.parse(touchRow.touch) as FirstTouch;
-		const progress = this.storedProgress();
+		const progress = this.progressOf(known);
 		const group = isHoldout(site, `${key.kind}:${key.id}`) ? "holdout" : "treated";
-		const touches = this.sql
+		const touches = (known.touches ??= this.sql
 			.all<{ cta_id: string; variant_id: string; at: number }>("SELECT cta_id, variant_id, at FROM cta_touches")
-			.map((row): CtaTouch => ({ cta: row.cta_id, variant: row.variant_id, at: row.at }));
-		const exposures = this.sql.all<ExposureRow>("SELECT * FROM cta_exposure ORDER BY cta_id, variant_id");
+			.map((row): CtaTouch => ({ cta: row.cta_id, variant: row.variant_id, at: row.at })));
+		const exposures = [...this.exposuresOf(known)].sort((a, b) => compareText(a.cta_id, b.cta_id) || compareText(a.variant_id, b.variant_id));
+		const states = (known.rollup ??= new Map(this.sql.all<RollupStateRow>("SELECT * FROM rollup_state").map((row) => [row.journey, row])));
+		let queued = false;
 		for (const journey of site.journeys) {
 			const reached = progress.get(journey.id) ?? new Map<string, number>();
-			const ctaSteps = new Map(site.ctas.filter((cta) => cta.journey === journey.id).map((cta) => [cta.id, cta.step]));
+			const ctaSteps = model.ctaSteps.get(journey.id) ?? new Map<string, string>();
 			const credited = attributeSteps(ctaSteps, reached, touches, site.attributionWindowDays * 86_400_000);
 			const ctas: CtaContribution[] = exposures
 				.filter((row) => ctaSteps.has(row.cta_id) && row.variant_id !== "")
@@ -902,15 +1177,20 @@ export class VisitorObject extends DurableObject<Env> {
 				}));
 			const contribution = journeyContribution(journey, reached, touch, group, ctas);
 			const serialized = contribution ? JSON.stringify(contribution) : null;
-			const state = this.sql.one<RollupStateRow>("SELECT * FROM rollup_state WHERE journey = ?", journey.id);
+			const state = states.get(journey.id);
 			if (state ? state.contribution === serialized : serialized === null) continue;
 			const shard = state?.shard ?? shardOf(this.ctx.id.toString(), site.rollups.shards);
-			this.queueContribution(site.id, journey.id, shard, (state?.version ?? 0) + 1, serialized, site.rollups.retentionDays);
+			const version = (state?.version ?? 0) + 1;
+			this.queueContribution(site.id, journey.id, shard, version, serialized, site.rollups.retentionDays);
+			states.set(journey.id, { journey: journey.id, shard, version, contribution: serialized });
+			queued = true;
 		}
+		return queued;
 	}
 
 	/** Records a journey's new contribution and puts it in the outbox, in the caller's block. */
 	private queueContribution(site: string, journey: string, shard: number, version: number, contribution: string | null, retentionDays: number) {
+		this.sql.tally("contribution queued");
 		this.sql.run(
 			`INSERT INTO rollup_state (journey, shard, version, contribution) VALUES (?, ?, ?, ?)
 			 ON CONFLICT (journey) DO UPDATE SET version = excluded.version, contribution = excluded.contribution`,
@@ -940,41 +1220,50 @@ export class VisitorObject extends DurableObject<Env> {
 		return row ? row.last_received + row.retention_days * 86_400_000 : null;
 	}
 
-	private storedProgress(): Map<string, JourneyProgress> {
+	private progressOf(known: Known): Map<string, JourneyProgress> {
+		if (known.progress) return known.progress;
 		const byJourney = new Map<string, JourneyProgress>();
 		for (const row of this.sql.all<ProgressRow>("SELECT journey, step, reached_at FROM progress")) {
 			let steps = byJourney.get(row.journey);
 			if (!steps) byJourney.set(row.journey, (steps = new Map()));
 			steps.set(row.step, row.reached_at);
 		}
-		return byJourney;
+		return (known.progress = byJourney);
 	}
 
-	private ruleHits(): RuleHits {
-		const hits = new Map<string, number[]>();
-		for (const row of this.sql.all<HitRow>("SELECT rule_key, timestamp FROM rule_hits ORDER BY timestamp, message_id")) {
-			let times = hits.get(row.rule_key);
-			if (!times) hits.set(row.rule_key, (times = []));
-			times.push(row.timestamp);
+	private hitsOf(known: Known): Map<string, Hit[]> {
+		if (known.hits) return known.hits;
+		const hits = new Map<string, Hit[]>();
+		for (const row of this.sql.all<HitRow & { message_id: string }>("SELECT rule_key, timestamp, message_id FROM rule_hits ORDER BY timestamp, message_id")) {
+			let list = hits.get(row.rule_key);
+			if (!list) hits.set(row.rule_key, (list = []));
+			list.push({ timestamp: row.timestamp, messageId: row.message_id });
 		}
-		return hits;
+		return (known.hits = hits);
+	}
+
+	private exposuresOf(known: Known): ExposureRow[] {
+		return (known.exposures ??= this.sql.all<ExposureRow>("SELECT * FROM cta_exposure"));
 	}
 
 	/**
 	 * Re-evaluates every journey from the stored hits, with the steps already credited as
 	 * evidence (so an edited rule never takes progress away), and writes what changed.
 	 */
-	private updateProgress(site: SiteConfig): ProgressChange[] {
-		const hits = this.ruleHits();
-		const before = this.storedProgress();
+	private updateProgress(known: Known, site: SiteConfig): ProgressChange[] {
+		const hits = ruleHitTimes(this.hitsOf(known));
+		const before = this.progressOf(known);
 		const changes: ProgressChange[] = [];
 		for (const journey of site.journeys) {
 			const prior = before.get(journey.id) ?? new Map<string, number>();
 			changes.push(...diffProgress(journey, prior, evaluateJourney(journey, hits, prior)));
 		}
 		for (const change of changes) {
+			let steps = before.get(change.journey);
+			if (!steps) before.set(change.journey, (steps = new Map()));
 			if (change.to === null) {
 				this.sql.run("DELETE FROM progress WHERE journey = ? AND step = ?", change.journey, change.step);
+				steps.delete(change.step);
 			} else {
 				this.sql.run(
 					`INSERT INTO progress (journey, step, reached_at) VALUES (?, ?, ?)
@@ -983,6 +1272,7 @@ export class VisitorObject extends DurableObject<Env> {
 					change.step,
 					change.to,
 				);
+				steps.set(change.step, change.to);
 			}
 		}
 		return changes;
@@ -995,4 +1285,14 @@ function sameKey(a: VisitorKey, b: VisitorKey): boolean {
 
 function parseContribution(text: string | null): Contribution | null {
 	return text === null ? null : (JSON.parse(text) as Contribution);
+}
+
+/** The hit times per rule, as journey evaluation reads them. */
+function ruleHitTimes(hits: ReadonlyMap<string, readonly Hit[]>): RuleHits {
+	return new Map([...hits].map(([rule, list]) => [rule, list.map((hit) => hit.timestamp)]));
+}
+
+/** SQLite's default (binary) order for the ids compared here. */
+function compareText(a: string, b: string): number {
+	return a < b ? -1 : a > b ? 1 : 0;
 }

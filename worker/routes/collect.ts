@@ -13,7 +13,7 @@ import { serverOnlyStepOf } from "../core/journey";
 import { cookielessIdOf } from "../http/cookieless";
 import { assertOriginAllowed } from "../http/origin";
 import { visitorObjectName, visitorStub } from "../objects/names";
-import type { NextAnswer, NextInput } from "../objects/visitor-object";
+import { siteConfigText, type NextAnswer, type NextInput } from "../objects/visitor-object";
 import { siteOfRequest } from "../http/write-key";
 import { nextInput } from "./next";
 
@@ -178,7 +178,7 @@ function byteLength(value: unknown): number {
  * may be; otherwise the request fails with 503 so the client retries (messageIds dedupe).
  */
 async function storeEvents(env: Env, site: SiteConfig, key: VisitorKey, events: VisitorEvent[], next?: NextInput) {
-	const call = () => visitorStub(env, site.id, key).ingest({ site, key, events, next });
+	const call = () => visitorStub(env, site.id, key).ingest({ config: siteConfigText(site), key, events, next });
 	try {
 		return await call();
 	} catch (error) {
