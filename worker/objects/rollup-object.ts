@@ -62,6 +62,12 @@ type StoredContribution = { version: number; cohort_day: string | null; raw_touc
 
 export class RollupObject extends DurableObject<Env> {
 	private readonly sql: Sql;
+	/** The retention this instance last stored in `settings`: written again only when it changes. */
+	private storedRetentionDays: number | undefined;
+	/** Whether this instance has seen the retention alarm set (its handler always re-arms it). */
+	private alarmArmed = false;
+	/** Breakdown values admitted per cohort day and dimension, as far as this instance has read them. */
+	private admitted = new Map<string, Set<string>>();
 
 	constructor(ctx: DurableObjectState, env: Env) {
 		super(ctx, env);
@@ -75,12 +81,18 @@ export class RollupObject extends DurableObject<Env> {
 		let applied = 0;
 		const cutoff = retentionCutoff(Date.now(), retentionDays);
 		for (const update of updates) if (this.applyOne(update, cutoff)) applied++;
-		this.sql.run(
-			`INSERT INTO settings (singleton, retention_days) VALUES (1, ?)
-			 ON CONFLICT (singleton) DO UPDATE SET retention_days = excluded.retention_days`,
-			retentionDays,
-		);
-		if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
+		if (this.storedRetentionDays !== retentionDays) {
+			this.sql.run(
+				`INSERT INTO settings (singleton, retention_days) VALUES (1, ?)
+				 ON CONFLICT (singleton) DO UPDATE SET retention_days = excluded.retention_days`,
+				retentionDays,
+			);
+			this.storedRetentionDays = retentionDays;
+		}
+		if (!this.alarmArmed) {
+			if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(nextRetentionRun(Date.now()));
+			this.alarmArmed = true;
+		}
 		return { applied };
 	}
 
@@ -127,6 +139,7 @@ export class RollupObject extends DurableObject<Env> {
 
 	/** Reaches per step per activity day between `from` and `to`. */
 	trend(from: string, to: string): ShardTrend {
+		this.sql.tally("trend");
 		return this.sql.all<ShardTrend[number]>("SELECT day, step, reaches FROM trend WHERE day BETWEEN ? AND ? ORDER BY day", from, to);
 	}
 
@@ -144,6 +157,7 @@ export class RollupObject extends DurableObject<Env> {
 		this.sql.run("DELETE FROM contributions WHERE last_day < ?", cutoff);
 		this.sql.run("DELETE FROM trend WHERE day < ?", cutoff);
 		this.sql.run("DELETE FROM cta_counters WHERE day < ?", cutoff);
+		this.admitted.clear();
 	}
 
 	/**
@@ -177,9 +191,14 @@ export class RollupObject extends DurableObject<Env> {
 		};
 		if (before) add(before, -1);
 		if (after) add(after, 1);
+		const changed = new Map<Counter, { key: unknown[]; delta: number }[]>();
 		for (const { table, key, delta } of deltas.values()) {
-			if (delta !== 0) this.addToCounter(table, key as (string | number)[], delta);
+			if (delta === 0) continue;
+			let list = changed.get(table);
+			if (!list) changed.set(table, (list = []));
+			list.push({ key, delta });
 		}
+		for (const [table, list] of changed) this.addToCounters(table, list);
 
 		this.sql.run(
 			`INSERT INTO contributions (visitor, version, cohort_day, raw_touch, contribution, last_day) VALUES (?, ?, ?, ?, ?, ?)
@@ -222,37 +241,56 @@ export class RollupObject extends DurableObject<Env> {
 	}
 
 	private admitValue(cohortDay: string, dim: string, value: string): string {
-		if (this.sql.one("SELECT 1 AS found FROM breakdown_values WHERE cohort_day = ? AND dim = ? AND value = ?", cohortDay, dim, value)) {
-			return value;
+		// The values of a day and dimension are read once per instance (at most VALUES_PER_DAY of
+		// them): a visitor's first update then costs no read per dimension.
+		const slot = `${cohortDay}\u0000${dim}`;
+		let values = this.admitted.get(slot);
+		if (!values) {
+			values = new Set(
+				this.sql
+					.all<{ value: string }>("SELECT value FROM breakdown_values WHERE cohort_day = ? AND dim = ?", cohortDay, dim)
+					.map((row) => row.value),
+			);
+			// Bounded: days and dimensions a long-lived shard has seen come back from storage.
+			if (this.admitted.size >= 1_000) this.admitted.clear();
+			this.admitted.set(slot, values);
 		}
-		const count = this.sql.one<{ n: number }>("SELECT count(*) AS n FROM breakdown_values WHERE cohort_day = ? AND dim = ?", cohortDay, dim)?.n ?? 0;
-		if (count >= VALUES_PER_DAY) return OTHER;
+		if (values.has(value)) return value;
+		if (values.size >= VALUES_PER_DAY) return OTHER;
 		this.sql.run("INSERT INTO breakdown_values (cohort_day, dim, value) VALUES (?, ?, ?)", cohortDay, dim, value);
+		values.add(value);
 		return value;
 	}
 
-	private addToCounter(table: Counter, key: (string | number)[], delta: number): void {
+	/**
+	 * Adds each delta to its counter row, and drops rows a subtraction took to zero: one statement
+	 * per table for all of an update's rows (a typical update moves about twenty).
+	 */
+	private addToCounters(table: Counter, changes: readonly { key: unknown[]; delta: number }[]): void {
 		const spec = COUNTERS[table];
-		const placeholders = key.map(() => "?").join(", ");
+		const columns = spec.keys.split(", ");
+		const fields = columns.map((_, i) => `value ->> ${i}`).join(", ");
 		this.sql.run(
-			`INSERT INTO ${table} (${spec.keys}, ${spec.column}) VALUES (${placeholders}, ?)
+			`INSERT INTO ${table} (${spec.keys}, ${spec.column})
+			 SELECT ${fields}, value ->> ${columns.length} FROM json_each(?) WHERE true
 			 ON CONFLICT DO UPDATE SET ${spec.column} = ${spec.column} + excluded.${spec.column}`,
-			...key,
-			delta,
+			JSON.stringify(changes.map(({ key, delta }) => [...key, delta])),
 		);
-		if (delta < 0) this.sql.run(`DELETE FROM ${table} WHERE ${spec.where} AND ${spec.column} <= 0`, ...key);
+		const lowered = changes.filter(({ delta }) => delta < 0);
+		if (lowered.length) {
+			this.sql.run(
+				`DELETE FROM ${table} WHERE (${spec.keys}) IN (SELECT ${fields} FROM json_each(?)) AND ${spec.column} <= 0`,
+				JSON.stringify(lowered.map(({ key }) => key)),
+			);
+		}
 	}
 }
 
 const COUNTERS = {
-	funnel: { keys: "cohort_day, dim, step, value", column: "visitors", where: "cohort_day = ? AND dim = ? AND step = ? AND value = ?" },
-	histograms: {
-		keys: "cohort_day, dim, kind, step, value, bucket",
-		column: "count",
-		where: "cohort_day = ? AND dim = ? AND kind = ? AND step = ? AND value = ? AND bucket = ?",
-	},
-	trend: { keys: "day, step", column: "reaches", where: "day = ? AND step = ?" },
-	cta_counters: { keys: "day, cta, variant, metric", column: "amount", where: "day = ? AND cta = ? AND variant = ? AND metric = ?" },
+	funnel: { keys: "cohort_day, dim, step, value", column: "visitors" },
+	histograms: { keys: "cohort_day, dim, kind, step, value, bucket", column: "count" },
+	trend: { keys: "day, step", column: "reaches" },
+	cta_counters: { keys: "day, cta, variant, metric", column: "amount" },
 } as const;
 type Counter = keyof typeof COUNTERS;
 

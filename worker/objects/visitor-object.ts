@@ -33,7 +33,7 @@ import {
 	type NextRequest,
 	type RankingStats,
 } from "../core/cta-ranking";
-import { seededRandom } from "../core/random";
+import { hash32, seededRandom } from "../core/random";
 import { takeTokens, type TokenBucket } from "../core/rate-limit";
 import {
 	attributeSteps,
@@ -109,6 +109,8 @@ const MIGRATIONS: Migrations = [
 	// visitor's database. Events keep no key and no index (message_ids keeps each id unique;
 	// the newest 200 are found by sorting at most 201 rows, and only once the history is full),
 	// and the small keyed tables become WITHOUT ROWID: one b-tree entry per row instead of two.
+	// `evaluated_config`: the fingerprint of the config the stored progress and contributions were
+	// computed under, so an object started cold need not compute them again for every event.
 	`CREATE TABLE events_v6 (message_id TEXT NOT NULL, timestamp INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
 	INSERT INTO events_v6 SELECT message_id, timestamp, received_at, body FROM events;
 	DROP TABLE events;
@@ -141,7 +143,8 @@ const MIGRATIONS: Migrations = [
 	) WITHOUT ROWID;
 	INSERT INTO merged_sources_v6 SELECT kind, id, at, released, due_at, attempts, rollup_retention_days FROM merged_sources;
 	DROP TABLE merged_sources;
-	ALTER TABLE merged_sources_v6 RENAME TO merged_sources;`,
+	ALTER TABLE merged_sources_v6 RENAME TO merged_sources;
+	ALTER TABLE visitor ADD COLUMN evaluated_config TEXT;`,
 ];
 
 /**
@@ -153,7 +156,8 @@ export const VISITOR_SCHEMA = `CREATE TABLE visitor (
 		singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
 		site TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT,
 		first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, event_count INTEGER NOT NULL DEFAULT 0,
-		last_received INTEGER NOT NULL DEFAULT 0, retention_days INTEGER NOT NULL DEFAULT 400
+		last_received INTEGER NOT NULL DEFAULT 0, retention_days INTEGER NOT NULL DEFAULT 400,
+		evaluated_config TEXT
 	);
 	CREATE TABLE message_ids (message_id TEXT PRIMARY KEY) WITHOUT ROWID;
 	CREATE TABLE events (message_id TEXT NOT NULL, timestamp INTEGER NOT NULL, received_at INTEGER NOT NULL, body TEXT NOT NULL);
@@ -318,6 +322,8 @@ type TouchRow = { timestamp: number; touch: string };
 /** A site config as visitors use it, with what every event needs derived from it once. */
 type SiteModel = {
 	site: SiteConfig;
+	/** Tells configs apart in storage (`visitor.evaluated_config`): 64 bits of hash and the length. */
+	fingerprint: string;
 	rules: Map<string, MatchRule>;
 	/** Per journey: its CTAs and the step each leads to. */
 	ctaSteps: Map<string, Map<string, string>>;
@@ -345,6 +351,7 @@ function siteModel(text: string): SiteModel {
 	const site = deepFreeze(JSON.parse(text) as SiteConfig);
 	model = {
 		site,
+		fingerprint: [hash32(text), hash32(`\u0000${text}`), text.length].map((n) => n.toString(36)).join("."),
 		rules: siteRules(site),
 		ctaSteps: new Map(site.journeys.map((journey) => [journey.id, new Map(site.ctas.filter((cta) => cta.journey === journey.id).map((cta) => [cta.id, cta.step]))])),
 	};
@@ -719,8 +726,9 @@ export class VisitorObject extends DurableObject<Env> {
 			}
 		}
 		let retention: number | undefined;
+		let evaluatedUnder: string | null | undefined;
 		if (accepted > 0) {
-			const row = this.sql.one<{ last_received: number; retention_days: number }>(
+			const row = this.sql.one<{ last_received: number; retention_days: number; evaluated_config: string | null }>(
 				`INSERT INTO visitor (singleton, site, kind, id, user_id, first_seen, last_seen, event_count, last_received, retention_days)
 				 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 				 ON CONFLICT (singleton) DO UPDATE SET
@@ -730,7 +738,7 @@ export class VisitorObject extends DurableObject<Env> {
 				   user_id = coalesce(excluded.user_id, user_id),
 				   last_received = max(last_received, excluded.last_received),
 				   retention_days = excluded.retention_days
-				 RETURNING last_received, retention_days`,
+				 RETURNING last_received, retention_days, evaluated_config`,
 				site.id,
 				key.kind,
 				key.id,
@@ -742,6 +750,7 @@ export class VisitorObject extends DurableObject<Env> {
 				site.visitorRetentionDays,
 			);
 			if (row) retention = row.last_received + row.retention_days * 86_400_000;
+			evaluatedUnder = row?.evaluated_config;
 			for (const { type, name, count } of counts.values()) {
 				this.sql.run(
 					`INSERT INTO event_counts (type, name, count) VALUES (?, ?, ?)
@@ -775,7 +784,8 @@ export class VisitorObject extends DurableObject<Env> {
 			state.hits = undefined;
 		}
 		this.trimHistory(state);
-		const evaluate = touchedRules.size > 0 || merged || state.evaluatedFor !== model;
+		const current = !merged && (state.evaluatedFor === model || evaluatedUnder === model.fingerprint);
+		const evaluate = touchedRules.size > 0 || !current;
 		const changes = evaluate ? this.updateProgress(state, site) : [];
 		let queued = false;
 		if (evaluate || touchChanged || ctaChanged) {
@@ -785,6 +795,7 @@ export class VisitorObject extends DurableObject<Env> {
 			}
 			queued = this.queueContributions(state, model, key);
 		}
+		if (evaluatedUnder !== model.fingerprint) this.sql.run("UPDATE visitor SET evaluated_config = ?", model.fingerprint);
 		state.evaluatedFor = model;
 		this.known = state;
 		this.armAlarm(merged ? undefined : { due: queued ? Date.now() + FLUSH_DELAY_MS : undefined, retention });
