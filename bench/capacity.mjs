@@ -101,11 +101,12 @@ export function model(results) {
 	};
 	// Wall-clock an ingest keeps its object active: the unloaded latency beyond the no-op's (an
 	// upper bound: it includes the worker's own work). A flush: the alarm waits for the shard's RPC.
-	const ingestWallMs = Math.max(0.1, (unloaded.spread?.p50 ?? 1) - (unloaded.noop?.p50 ?? 0));
+	const ingestWallMs = Math.max(0.1, (unloaded.spread?.meanLatency ?? 1) - (unloaded.noop?.meanLatency ?? 0));
 	const flushWallMs = (shard.applyWallMs ?? 1) * 2;
 	const doRequests = 1 + 2 * per.flushes;
 	const gbSeconds = ((ingestWallMs + per.flushes * flushWallMs) / 1000) * 0.128;
-	const bytesPerVisitor = (storage.afterJourney ?? 0) + (shard.bytesPerVisitor ?? storage.shardBytesPerVisitor ?? 0);
+	// The funnel site's shards hold 90 days of a few thousand visitors: contributions plus counters.
+	const bytesPerVisitor = (storage.afterJourney ?? 0) + (storage.shardBytesPerVisitor ?? 0);
 	// Steady state: every day's new visitors stay for the retention period.
 	const storedVisitorsPerDailyEvent = (ASSUMPTIONS.newVisitorShare / ASSUMPTIONS.eventsPerVisitorPerDay) * ASSUMPTIONS.visitorRetentionDays;
 	const storageUsdPerMillionEvents = ((1e6 / 30) * storedVisitorsPerDailyEvent * bytesPerVisitor * PRICES.storageGbMonth) / 1e9;
@@ -140,13 +141,17 @@ export function model(results) {
 			const refreshes = Math.min(isolates / ASSUMPTIONS.cacheSeconds, nextPeak);
 			const statsRate = refreshes * ASSUMPTIONS.readsPerShardPerRefresh;
 			const hottest = applyRate + statsRate;
-			const busy = (applyRate * (shard.applyCpuMs ?? 0) + statsRate * (shard.statsReadCpuMs ?? 0)) / 1000;
+			const busy = (applyRate * (shard.applyCpuMs ?? 0) + refreshes * (shard.refreshCpuMs ?? 0)) / 1000;
 			const room = budget - statsRate;
 			const shardsNeeded = room > 0 ? Math.max(1, Math.ceil((peak * per.flushes * ASSUMPTIONS.shardSkew) / room)) : null;
 			// Every isolate asks the one registry object once per key per cache period.
 			const registry = Math.min(isolates / ASSUMPTIONS.cacheSeconds, peak + nextPeak);
 			return { isolates, refreshes, statsRate, hottest, busy, shardsNeeded, registry };
 		});
+		// The middle of the isolate range, at the average rate: what the refreshes add to the bill.
+		const typicalIsolates = isolateRange[1];
+		const refreshRequestsPerDay =
+			Math.min(typicalIsolates / ASSUMPTIONS.cacheSeconds, avg * ASSUMPTIONS.nextPerEvent) * ASSUMPTIONS.readsPerShardPerRefresh * ASSUMPTIONS.shards * 86_400;
 		const storedVisitors = visitorsPerDay * ASSUMPTIONS.newVisitorShare * ASSUMPTIONS.visitorRetentionDays;
 		const storedBytes = storedVisitors * bytesPerVisitor;
 		return {
@@ -161,6 +166,8 @@ export function model(results) {
 			storedVisitors,
 			storedBytes,
 			doRequestsPerDay: eventsPerDay * doRequests + eventsPerDay * ASSUMPTIONS.nextPerEvent,
+			typicalIsolates,
+			refreshRequestsPerDay,
 			costPerDay: (total * eventsPerDay) / 1e6,
 			storageUsdPerMonth: (storedBytes / 1e9) * PRICES.storageGbMonth,
 		};
@@ -185,6 +192,18 @@ export function model(results) {
 		shard,
 		storage,
 	};
+}
+
+/** Why requests failed, row by row; the earlier bench's unexplained failures. */
+function failuresNote(results) {
+	const failing = results.rows.filter((r) => r.failed > 0);
+	const now = failing.length
+		? `Failed requests in this run: ${failing.map((r) => `${r.label}: ${r.failed} (statuses ${JSON.stringify(r.statuses)}, errors ${JSON.stringify(r.errors)}, at ${r.errorTimes.join(", ")} ms)`).join("; ")}.`
+		: "No request failed in this run (every answer is counted by status, every failure by its error code).";
+	return `${now} The earlier bench's 17 and 20 failed \`GET /v1/next\` requests were connection resets (ECONNRESET): no HTTP error,
+no timeout, no 429, nothing logged by the worker. They came in runs that left thousands of objects open in workerd,
+which here fails every call with \`SQLITE_NOMEM\` past about 1,600 open databases (that run's funnel seeding did,
+silently); this bench keeps under that bound and fails loudly on any non-200 while seeding.`;
 }
 
 function resultsReport(results, m) {
@@ -227,8 +246,12 @@ Written by \`npm run bench\`; \`docs/capacity.md\` is built from the same run.
 ${table.join("\n")}
 
 Ratios compare with the no-op route of this run: the median of ${noop.runs.length} runs spread over it (${runs}).
+At 50 connections the no-op keeps workerd's one thread busy, and its p99 is queueing, not noise: connections are
+served unevenly, the same way in every run${results.unloaded.noop10 ? ` (with 10 connections the same route serves ${fmt(results.unloaded.noop10.rps)} req/s with a p99 of ${fmt(results.unloaded.noop10.p99)} ms)` : ""}.
 CPU ms/req is the CPU time of this run's workerd process (the worker and every Durable Object in it, the alarms and
 shard updates the requests caused included) per request. ${results.problemCount ? `The worker logged ${results.problemCount} warnings or errors: ${results.problems.slice(0, 3).map((p) => `\`${p.slice(0, 160)}\``).join("; ")}.` : "The worker logged no warning or error."}
+
+${failuresNote(results)}
 
 ## Targets
 
@@ -250,10 +273,10 @@ ${targets.map(([what, value, met]) => `| ${what} | ${value} | ${met ? "met" : "*
 - **batch of 20**: the same, 20 events of one visitor per request (what a page's queue sends).
 - **one hot visitor**: the mix for one id (its rate limit lifted): one object's ceiling.
 - **object not in memory**: returning visitors each reached once after workerd restarted: the first event of a
-  session, whose object must open its database and read its state.
+  session, whose object must open its database and read its state (3 bursts on a fresh workerd each).
 - **\`GET /v1/next\`**: the returning visitors' next CTA on blog, home, pricing and app pages, with the ranking
   statistics the worker caches for 5 s (their refresh reads every shard).
-- **funnel**: the admin funnel over ${results.shard.funnelDays ?? 90} days × 8 shards of ${fmt(results.shard.funnelVisitors ?? 3000)} seeded visitors (a site of its own), broken down
+- **funnel**: the admin funnel over ${results.funnel.days} days × 8 shards of ${fmt(results.funnel.visitors)} seeded visitors (a site of its own), broken down
   by source; at the same 50 connections as the baseline (requests queue behind each other), and at 1 connection
   (what one operator waits).
 
@@ -285,7 +308,7 @@ A rollup shard, measured on its own through in-process RPC from a second worker 
 | rows written / read per update | ${fmt(m.shard.rowsWrittenPerApply, 1)} / ${fmt(m.shard.rowsReadPerApply, 1)} |
 | SQL statements per update | ${fmt(m.shard.statementsPerApply, 1)} |
 | updates one shard absorbs, 50 callers at once | ${fmt(m.shard.appliesPerSecond)} /s |
-| a statistics refresh's reads of one shard (funnel + CTA counters, 90 days), CPU | ${fmt(m.shard.statsReadCpuMs, 3)} ms |
+| a statistics refresh's three reads of one shard (funnel, its bots, CTA counters; 90 days), CPU | ${fmt(m.shard.refreshCpuMs, 3)} ms |
 | the registry's key lookup (\`ownerOfKey\`), CPU | ${fmt(m.shard.registryReadCpuMs, 3)} ms |
 
 ## Sizes
@@ -296,7 +319,7 @@ A rollup shard, measured on its own through in-process RPC from a second worker 
 | page snippet (gzip -9, as \`client/build.mjs\` checks it) | ${fmt(m.sizes.snippetGzipBytes)} B |
 | a visitor's SQLite database after its first event | ${fmt(m.storage.afterFirstEvent / KIB, 1)} KiB |
 | … after a typical journey (${m.storage.journeyEvents} events) | ${fmt(m.storage.afterJourney / KIB, 1)} KiB |
-| rollup shard storage per visitor (${fmt(results.shard.funnelVisitors ?? 3000)} visitors over 90 days, 8 shards) | ${fmt(m.shard.bytesPerVisitor !== undefined ? m.shard.bytesPerVisitor / KIB : m.storage.shardBytesPerVisitor / KIB, 2)} KiB |
+| rollup shard storage per visitor (${fmt(results.funnel.visitors)} visitors over ${results.funnel.days} days, 8 shards) | ${fmt(m.storage.shardBytesPerVisitor / KIB, 2)} KiB |
 
 ## Cost per million events
 
@@ -350,9 +373,11 @@ function capacityReport(results, m) {
 | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 ${caseRows}
 
-- Storage: ${fmt(s.storedVisitors / 1e6, 1)} M visitors kept at steady state × ${fmt(m.bytesPerVisitor / KIB, 1)} KiB = ${fmt(s.storedBytes / 1e12, 2)} TB, ${usd(s.storageUsdPerMonth)} a month.
+- Storage: ${fmt(s.storedVisitors / 1e6, 1)} M visitors kept at steady state × ${fmt(m.bytesPerVisitor / KIB, 1)} KiB = ${fmt(s.storedBytes / 1e12, 2)} TB, ${usd(s.storageUsdPerMonth)} a month (all of each day's
+  visitors new: with half of them returning, half of it).
 - Cost at these figures: about ${usd(s.costPerDay)} a day (${usd(m.total)} per million events), ${fmt((100 * m.cost[6][1]) / m.total)}% of it storage and
-  ${fmt((100 * m.cost[4][1]) / m.total)}% rows written.
+  ${fmt((100 * m.cost[4][1]) / m.total)}% rows written; the \`/v1/next\` answers add ${usd((s.eventsPerDay * ASSUMPTIONS.nextPerEvent * (PRICES.workerRequestsPerMillion + PRICES.doRequestsPerMillion)) / 1e6)} and, with ${fmt(s.typicalIsolates)} isolates, their statistics
+  refreshes ${fmt(s.refreshRequestsPerDay / 1e6, 1)} M Durable Object requests (${usd((s.refreshRequestsPerDay * PRICES.doRequestsPerMillion) / 1e6)}).
 `;
 	};
 	return `# Capacity model
@@ -373,7 +398,7 @@ assumption in \`bench/capacity.mjs\` and run \`node bench/capacity.mjs\`.
 | flushes (shard updates) per event | ${fmt(per.flushes, 3)} | bench: contributions queued, blended ${fmt(100 * per.firstShare)}% first events (${fmt(m.first.flushes, 3)}) and returning (${fmt(m.returning.flushes, 3)}) |
 | rows written per event | ${fmt(per.visitorRowsWritten, 2)} visitor + ${fmt(per.shardRowsWritten, 2)} shard | bench: the same blend; shard rows = flushes × ${fmt(m.returning.shardRowsWrittenPerApply, 1)} rows per update |
 | CPU per shard update | ${fmt(shard.applyCpuMs, 3)} ms | bench: a shard on its own, ${fmt(1500)} one-step updates |
-| CPU per statistics read of one shard | ${fmt(shard.statsReadCpuMs, 3)} ms | bench: funnel + CTA counters over 90 days of seeded data |
+| CPU per statistics refresh of one shard | ${fmt(shard.refreshCpuMs, 3)} ms | bench: its three reads over 90 days of seeded data |
 | updates one shard absorbs | ${fmt(shard.appliesPerSecond)} /s | bench: 50 callers at once, one workerd thread |
 | storage per visitor | ${fmt(m.bytesPerVisitor / KIB, 1)} KiB | bench: SQLite size after a typical journey + rollup storage per visitor |
 | retention | ${ASSUMPTIONS.visitorRetentionDays} days | \`visitorRetentionDays\` and \`rollups.retentionDays\` defaults |
@@ -386,7 +411,7 @@ ${scales.map(scaleSection).join("\n")}
 
 1. **The statistics refresh, not the updates, is what loads a shard.** Every isolate that answers \`/v1/next\`
    reads every shard ${ASSUMPTIONS.readsPerShardPerRefresh} times per ${ASSUMPTIONS.cacheSeconds} s, so adding shards does not lower it. With a thousand isolates that is
-   ${fmt(3 * (1000 / 5))} req/s on each shard: more than the ${fmt(budget)} req/s target and a fifth of the soft limit. Cache the statistics per
+   ${fmt(scales[1].cases[1].statsRate)} req/s on each shard: over the ${fmt(budget)} req/s target, ${fmt((100 * scales[1].cases[1].statsRate) / ASSUMPTIONS.softLimitPerObject)}% of the soft limit. Cache the statistics per
    location (the Cache API, keyed by site, journey and shard count, refreshed by one request per location) or have
    one statistics object per journey that reads the shards every few seconds and is the only thing isolates ask.
 2. **The registry is one object for the whole deployment.** Every isolate asks it for each key once per
@@ -396,7 +421,7 @@ ${scales.map(scaleSection).join("\n")}
    ${fmt(scales[1].applyRate)} updates/s, ${fmt(100 * scales[1].applyRate * (shard.applyCpuMs ?? 0) / 1000, 1)}% of its time; one shard absorbs about ${fmt(shard.appliesPerSecond)} a second here. More shards are needed only
    past about ${fmt((budget * ASSUMPTIONS.shards) / (ASSUMPTIONS.peakOverAverage * per.flushes * ASSUMPTIONS.shardSkew) * 86_400 / 1e6, 0)} M events a day (with the refresh fixed); the count may grow at any time (visitors keep their shard).
 4. **Storage is most of the cost.** A visitor's database is ${fmt(m.storage.afterFirstEvent / KIB, 1)} KiB after one event, almost all of it
-   SQLite's one page per table and index (17 b-trees): most visitors come once, and each is kept ${ASSUMPTIONS.visitorRetentionDays} days. Fewer,
+   SQLite's one 4 KiB page per table and index (the schema has 17): most visitors come once, and each is kept ${ASSUMPTIONS.visitorRetentionDays} days. Fewer,
    wider tables (the visitor's singletons, first touch, forwarding and rollup state as columns of one row; CTA
    exposure and touches in one table) would halve it; a shorter \`visitorRetentionDays\` cuts it in proportion.
 5. **Rows written** are ${fmt(per.visitorRowsWritten, 1)} per event in the visitor (message id, event, counters) and ${fmt(m.returning.shardRowsWrittenPerApply, 0)} per shard update
@@ -407,14 +432,26 @@ ${scales.map(scaleSection).join("\n")}
 ## Where the time goes
 
 \`POST /v1/collect\` for a returning visitor costs ${fmt(m.rows.spread.cpuMsPerRequest, 2)} ms of CPU here against ${fmt(m.noop.cpuMsPerRequest, 2)} ms for the no-op, so it
-runs at ${ratio(m.rows.spread.rps / m.noop.rps)} of the no-op's rate (target 0.5×). Its parts, in this run: the visitor object runs ${fmt(m.returning.visitorStatements, 1)}
-SQL statements per event; one in-process RPC to an object costs ${fmt(shard.rpcCpuMs, 3)} ms of CPU on its own (driver worker, \`usage()\`).
-Measured separately by elimination (same build, the bench's returning-visitor traffic, profiler attached; the
-numbers in \`bench/PROFILE.md\`): the route without its Durable Object call already needs about twice the no-op's CPU
-(reading the body through a stream reader, validating, normalising), and the RPC hop to the object costs as much
-again. A route that makes one Durable Object call per beacon cannot reach half the rate of a route that makes none
-on one workerd thread; what would close most of the rest is in \`bench/PROFILE.md\`.
-`;
+runs at ${ratio(m.rows.spread.rps / m.noop.rps)} of the no-op's rate (target 0.5×): on one workerd thread the rate goes as the inverse of the CPU per
+request. In this run the visitor object runs ${fmt(m.returning.visitorStatements, 1)} SQL statements per event (its flushes included), and one
+in-process RPC to an object costs ${fmt(shard.rpcCpuMs, 3)} ms of CPU on its own.
+${
+	results.profile
+		? `
+By elimination (\`bench/PROFILE.md\`, its own run on ${results.profile.date}: variants of the same build on the same traffic):
+
+| variant | req/s | vs the no-op | CPU per request |
+| --- | ---: | ---: | ---: |
+${results.profile.variants.map((v) => `| ${v.name} | ${fmt(v.rps)} | ${ratio(v.rps / results.profile.variants[0].rps)} | ${fmt(v.cpuMs * 1000)} µs |`).join("\n")}
+
+The route without its Durable Object call already runs at ${ratio(results.profile.variants[1].rps / results.profile.variants[0].rps)} of the no-op, and with a call to an object that does
+nothing at ${ratio(results.profile.variants[2].rps / results.profile.variants[0].rps)}: that is the ceiling of a route that makes one Durable Object call per beacon, whatever
+the object does, so the 0.5× target cannot be met by the object's code. What would close most of the rest: reading
+small bodies with \`request.arrayBuffer()\` instead of a stream reader loop (\`worker/http/body.ts\`), and batching
+(the batch row carries ${fmt(m.rows.batch ? m.rows.batch.itemsPerSecond / m.rows.spread.itemsPerSecond : 0, 1)}× the events per second for the same CPU).
+`
+		: ""
+}`;
 }
 
 /** Writes bench/RESULTS.md and docs/capacity.md from one run's results. */

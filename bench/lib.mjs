@@ -53,7 +53,7 @@ function workerLog() {
  * platform keeps SQLite on disk; in-memory databases also run out of memory in workerd after a
  * few thousand objects), so the same state can be reopened cold by starting again.
  */
-export async function startWorker({ scriptPath, persistDir, compatibilityDate }) {
+export async function startWorker({ scriptPath, persistDir, compatibilityDate, inspectorPort }) {
 	const log = workerLog();
 	const objects = {
 		VISITORS: { className: "VisitorObject", useSQLite: true },
@@ -68,6 +68,7 @@ export async function startWorker({ scriptPath, persistDir, compatibilityDate })
 		// Offline: no Request.cf from the network (nothing measured here reads it).
 		cf: false,
 		durableObjectsPersist: persistDir,
+		inspectorPort,
 		workers: [
 			{
 				name: "nudge",

@@ -167,11 +167,15 @@ async function measure(name, { requests, itemsPerRequest = 1, connections = CONN
 		// Over bursts: the median burst's percentiles.
 		p50: median(runs.map((run) => run.result.latency.p50)),
 		p99: median(runs.map((run) => run.result.latency.p99)),
+		// autocannon's percentiles are whole milliseconds; the mean is not.
+		meanLatency: median(runs.map((run) => run.result.latency.average)),
 		requests: requestsServed,
 		cpuMsPerRequest: requestsServed ? (sum((run) => run.cpu) * 1000) / requestsServed : 0,
 		statuses,
 		errors,
 		failed: requestsServed - (statuses[200] ?? 0) + Object.values(errors).reduce((a, b) => a + b, 0),
+		// When failed requests failed, in ms from the start of their run: a burst at the end is autocannon stopping.
+		errorTimes: runs.flatMap((run) => run.errorTimes),
 		usage,
 	};
 	loads.push(loadBefore);
@@ -323,6 +327,8 @@ if (wanted("funnel")) {
 const unloaded = {};
 if (wanted("unloaded")) {
 	unloaded.noop = await measure("noop1", { label: "no-op, 1 connection", connections: 1, seconds: 3, warmup: 1, requests: [{ method: "GET", path: "/healthz" }] });
+	// The same rate with fewer connections: what of the baseline's p99 is queueing at 50.
+	unloaded.noop10 = await measure("noop10", { label: "no-op, 10 connections", connections: 10, seconds: 3, warmup: 1, requests: [{ method: "GET", path: "/healthz" }] });
 	unloaded.spread = await measure("spread1", {
 		label: "POST /v1/collect, returning visitors, 1 connection",
 		connections: 1,
@@ -392,11 +398,15 @@ if (wanted("shard")) {
 	// What the ranking's statistics refresh costs a shard: both reads over 90 days of the funnel site.
 	if (wanted("funnel")) {
 		const from = new Date(Date.now() - 89 * DAY_MS).toISOString().slice(0, 10);
-		const reads = (method, args) => Array.from({ length: 200 }, (_, n) => ({ ns: "ROLLUPS", name: `bench-funnel\u0000saas\u0000${n % 8}`, method, args }));
-		const funnelRead = await cpuOf(reads("funnel", [from, today, ""]));
-		const countersRead = await cpuOf(reads("ctaCounters", [from, today]));
-		shard.statsReadCpuMs = (funnelRead.cpuMs + countersRead.cpuMs - 2 * 200 * shard.rpcCpuMs) / 200;
-		shard.statsReadWallMs = (funnelRead.wallMs + countersRead.wallMs) / 200;
+		// What one refresh asks each shard (worker/cta-stats.ts): the funnel, its bots, the CTA counters.
+		const refresh = (n) => [
+			{ ns: "ROLLUPS", name: `bench-funnel\u0000saas\u0000${n % 8}`, method: "funnel", args: [from, today, ""] },
+			{ ns: "ROLLUPS", name: `bench-funnel\u0000saas\u0000${n % 8}`, method: "funnel", args: [from, today, "bots"] },
+			{ ns: "ROLLUPS", name: `bench-funnel\u0000saas\u0000${n % 8}`, method: "ctaCounters", args: [from, today] },
+		];
+		const refreshes = await cpuOf(Array.from({ length: 200 }, (_, n) => refresh(n)).flat());
+		shard.refreshCpuMs = (refreshes.cpuMs - 3 * 200 * shard.rpcCpuMs) / 200;
+		shard.refreshWallMs = refreshes.wallMs / 200;
 	}
 	// The registry every isolate asks for a key's site every 5 s.
 	const sha = createHash("sha256").update(WRITE_KEY).digest("hex");
@@ -466,6 +476,9 @@ const results = {
 	shard,
 	storage,
 	sizes,
+	funnel: { visitors: FUNNEL_VISITORS, days: FUNNEL_DAYS },
+	// From `bench/profile.mjs`, a run of its own: quoted as such.
+	profile: existsSync("bench/profile.json") ? JSON.parse(readFileSync("bench/profile.json", "utf8")) : null,
 	problems: problems.slice(0, 20),
 	problemCount: problems.length,
 };

@@ -500,14 +500,14 @@ export class VisitorObject extends DurableObject<Env> {
 		this.alarmAt = undefined;
 		try {
 			if (!this.existing()) return;
-			const expires = this.retentionDeadline();
-			if (expires !== null && Date.now() >= expires) {
+			const visitor = this.visitorRow();
+			if (visitor && Date.now() >= visitor.last_received + visitor.retention_days * 86_400_000) {
 				// A merged visitor's retention ends only its own link, never the identity it joined.
 				await this.erase({ cascade: this.forwardTarget() === null });
 				return;
 			}
 			// Everything pending goes now, due or not: one round trip serves all of it.
-			await this.deliver();
+			await this.deliver({ visitor });
 			this.armAlarm();
 		} catch (error) {
 			// The runtime retries a failed alarm only a few times; this one schedules its own retry.
@@ -858,8 +858,8 @@ export class VisitorObject extends DurableObject<Env> {
 	 * Failures are kept with a later due time (exponential backoff with jitter). `once`: a last
 	 * attempt before erasure, whose outcome nobody keeps.
 	 */
-	private async deliver(options: { once?: boolean } = {}): Promise<void> {
-		const visitor = this.visitorRow();
+	private async deliver(options: { once?: boolean; visitor?: VisitorRow | undefined } = {}): Promise<void> {
+		const visitor = "visitor" in options ? options.visitor : this.visitorRow();
 		if (!visitor) return;
 		const self: VisitorKey = { kind: visitor.kind, id: visitor.id };
 		const pending = this.sql.all<OutboxRow>("SELECT * FROM outbox");
