@@ -401,11 +401,13 @@ export class VisitorObject extends DurableObject<Env> {
 	 * whose they were. No event is accepted while the erasure runs, so none acknowledged during
 	 * it is wiped unseen. Returns whether there was anything.
 	 *
-	 * `cascade: false` erases this object alone; `skip` is an identity the caller erases itself;
+	 * `cascade: false` erases this object alone; `skip` lists the identities of the calling chain
+	 * (device → user → renamed user), each erasing itself once the call returns: asked again
+	 * while it waits, one would wait for itself until the runtime reset it;
 	 * `retract` (rollup retention days) takes this visitor's counts out of the rollups first,
 	 * for a merged visitor whose identity already counts them.
 	 */
-	async erase(options: { cascade?: boolean; skip?: VisitorKey; retract?: number } = {}): Promise<boolean> {
+	async erase(options: { cascade?: boolean; skip?: readonly VisitorKey[]; retract?: number } = {}): Promise<boolean> {
 		return this.ctx.blockConcurrencyWhile(async () => {
 			const visitor = this.existing() ? this.visitorRow() : undefined;
 			if (!visitor) {
@@ -416,11 +418,12 @@ export class VisitorObject extends DurableObject<Env> {
 			const target = this.forwardTarget();
 			if (options.cascade !== false) {
 				if (target) {
-					await visitorStub(this.env, visitor.site, target).erase({ skip: self });
+					const chain = [...(options.skip ?? []), self];
+					if (!chain.some((key) => sameKey(key, target))) await visitorStub(this.env, visitor.site, target).erase({ skip: chain });
 				} else {
 					const sources = this.sql
 						.all<SourceRow & { released: number }>("SELECT kind, id, released, rollup_retention_days FROM merged_sources")
-						.filter((row) => !options.skip || !sameKey(row, options.skip));
+						.filter((row) => !options.skip?.some((key) => sameKey(row, key)));
 					await Promise.all(
 						sources.map((row) =>
 							visitorStub(this.env, visitor.site, { kind: row.kind, id: row.id }).erase({

@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { BatchSchema, describeIssues, type EventType, type SiteConfig } from "../../schema";
-import { normalizeEvent, type VisitorEvent, type VisitorKey } from "../core/events";
+import { MAX_EVENT_DEPTH, nestedDeeperThan, normalizeEvent, type VisitorEvent, type VisitorKey } from "../core/events";
 import { readJsonBody } from "../http/body";
 import { ApiError } from "../http/errors";
 import { serverOnlyStepOf } from "../core/journey";
@@ -82,7 +82,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	const warnings: NonNullable<CollectResponse["warnings"]> = [];
 	const byVisitor = new Map<string, { key: VisitorKey; events: VisitorEvent[] }>();
 	rawEvents.forEach((raw, index) => {
-		if (isBatch && byteLength(raw) > MAX_EVENT_BYTES) {
+		if (isBatch && (jsonSize(raw) ?? 0) > MAX_EVENT_BYTES) {
 			response.rejected.push({ index, error: `the event exceeds ${MAX_EVENT_BYTES / 1024} KB` });
 			return;
 		}
@@ -117,7 +117,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	});
 
 	if (!isBatch) {
-		if (byteLength(body) > MAX_EVENT_BYTES) {
+		if ((jsonSize(body) ?? 0) > MAX_EVENT_BYTES) {
 			throw new ApiError(413, "event_too_large", `The event exceeds ${MAX_EVENT_BYTES / 1024} KB.`);
 		}
 		const rejected = response.rejected[0];
@@ -169,7 +169,13 @@ function serverOnlyMessage(step: string, journey: string): string {
 }
 
 const encoder = new TextEncoder();
-function byteLength(value: unknown): number {
+
+/**
+ * An event's size as JSON; null when it nests too deep to measure, since JSON.stringify recurses
+ * and a deep enough event overflows the stack (`normalizeEvent` rejects those).
+ */
+function jsonSize(value: unknown): number | null {
+	if (nestedDeeperThan(value, MAX_EVENT_DEPTH)) return null;
 	return encoder.encode(JSON.stringify(value)).byteLength;
 }
 
