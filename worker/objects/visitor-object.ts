@@ -54,7 +54,6 @@ export const HISTORY_LIMIT = 200;
 /** Rollup updates wait this long, so a burst of events becomes one update per journey. */
 export const FLUSH_DELAY_MS = 1_000;
 const MAX_BACKOFF_MS = 10 * 60_000;
-const ALARM_RETRY_MS = 60_000;
 /** Forwarding chains are short (device → user → renamed user); a longer one is a cycle. */
 const MAX_HOPS = 4;
 
@@ -328,23 +327,18 @@ export class VisitorObject extends DurableObject<Env> {
 	 */
 	override async alarm(): Promise<void> {
 		this.alarmAt = undefined;
-		try {
-			if (!this.existing()) return;
-			const expires = this.retentionDeadline();
-			if (expires !== null && Date.now() >= expires) {
-				// A merged visitor's retention ends only its own link, never the identity it joined.
-				await this.erase({ cascade: this.forwardTarget() === null });
-				return;
-			}
-			// Everything pending goes now, due or not: one round trip serves all of it.
-			await this.deliver();
-			this.armAlarm();
-		} catch (error) {
-			// The runtime retries a failed alarm only a few times; this one schedules its own retry.
-			console.error(JSON.stringify({ msg: "visitor alarm failed", error: String(error) }));
-			this.alarmAt = Date.now() + ALARM_RETRY_MS;
-			await this.ctx.storage.setAlarm(this.alarmAt);
+		if (!this.existing()) return;
+		const expires = this.retentionDeadline();
+		if (expires !== null && Date.now() >= expires) {
+			// A merged visitor's retention ends only its own link, never the identity it joined.
+			await this.erase({ cascade: this.forwardTarget() === null });
+			return;
 		}
+		// Everything pending goes now, due or not: one round trip serves all of it. Failed
+		// deliveries are kept with their backoff and re-armed below; an alarm that throws is
+		// retried by the runtime, and the next event re-arms from storage in any case.
+		await this.deliver();
+		this.armAlarm();
 	}
 
 	/** Rows read and written since this instance started, and the database size (for `npm run bench`). */
