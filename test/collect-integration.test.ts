@@ -203,6 +203,16 @@ describe("the other Segment paths and the edges of the limits", () => {
 		expect((await profileOf(visitor)).eventCount).toBe(241);
 	});
 
+	it("stores a batch of many visitors, and refuses one of more than 500 visitors as a whole", async () => {
+		const visitors = Array.from({ length: 40 }, () => uniqueId());
+		const res = await beacon({ batch: visitors.map((id) => track(id, "Report Viewed")) });
+		expect(await res.json()).toMatchObject({ accepted: 40, duplicates: 0, rejected: [] });
+		expect((await profileOf(visitors[39]!)).eventCount).toBe(1);
+		const tooMany = await beacon({ batch: Array.from({ length: 501 }, (_, i) => ({ type: "track", event: "X", anonymousId: `many-${i}` })) });
+		expect(tooMany.status).toBe(413);
+		expect(await tooMany.json()).toMatchObject({ error: { code: "too_many_visitors" } });
+	});
+
 	it("analytics-node with Basic auth alone, no write key in the body", async () => {
 		const user = uniqueId("user");
 		const res = await request("/v1/batch", {

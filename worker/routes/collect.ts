@@ -17,6 +17,14 @@ import type { NextAnswer, NextInput } from "../objects/visitor-object";
 import { siteOfRequest } from "../http/write-key";
 import { nextInput } from "./next";
 
+/**
+ * One Durable Object call per visitor, and a Worker may make only so many subrequests: server
+ * SDKs send batches of tens of visitors (analytics-node flushes at 15 events), so 500 leaves
+ * room while capping what one request can fan out to. Calls run a bounded number at a time.
+ */
+export const MAX_VISITORS_PER_REQUEST = 500;
+const VISITOR_CALLS_IN_FLIGHT = 32;
+
 /** Segment's documented limits: 32 KB per event, 500 KB per request. */
 export const MAX_EVENT_BYTES = 32 * 1024;
 export const MAX_REQUEST_BYTES = 500 * 1024;
@@ -128,10 +136,16 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	const wantsNext = c.req.query("next") === "1" || c.req.query("next") === "true";
 	const lastVisitor = [...byVisitor.values()].at(-1);
 	const next = wantsNext && lastVisitor ? await nextInput(c, site, lastVisitor.events.at(-1)?.path ?? undefined, { beacon: true }) : undefined;
-	const results = await Promise.all(
-		[...byVisitor.values()].map((group) =>
-			storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),
-		),
+	if (byVisitor.size > MAX_VISITORS_PER_REQUEST) {
+		throw new ApiError(
+			413,
+			"too_many_visitors",
+			`A request may carry events of at most ${MAX_VISITORS_PER_REQUEST} visitors (this one has ${byVisitor.size}); split the batch.`,
+		);
+	}
+	const groups = [...byVisitor.values()];
+	const results = await mapWithConcurrency(groups, VISITOR_CALLS_IN_FLIGHT, (group) =>
+		storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),
 	);
 	const limited = Math.max(0, ...results.map((result) => result.retryAfterSeconds ?? 0));
 	if (limited > 0) {
@@ -162,6 +176,20 @@ async function assertSiteUnderLimit(env: Env, site: SiteConfig): Promise<void> {
 	throw new ApiError(429, "site_rate_limited", `Site '${site.id}' is sending more than its limit; retry in ${SITE_LIMIT_PERIOD_SECONDS} s.`, undefined, {
 		"Retry-After": String(SITE_LIMIT_PERIOD_SECONDS),
 	});
+}
+
+/** `map` over `items` with at most `limit` calls pending at once, results in order. */
+async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, call: (item: T) => Promise<R>): Promise<R[]> {
+	const results = new Array<R>(items.length);
+	let next = 0;
+	const worker = async () => {
+		while (next < items.length) {
+			const i = next++;
+			results[i] = await call(items[i]!);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+	return results;
 }
 
 function serverOnlyMessage(step: string, journey: string): string {
