@@ -64,11 +64,17 @@ function enqueue(e: Props & { type: string }): void {
 	timer = setTimeout(flush, queue.length >= 20 ? 0 : 500) as unknown as number;
 }
 
-/** Sends what is queued with fetch; only a 2xx removes events, so failures are retried later. */
+/**
+ * Sends what is queued with fetch; only a 2xx removes events, so failures are retried later.
+ * A flush asked for while one is in flight joins it: two copies of a batch in flight could
+ * together pass the browser's keepalive quota.
+ */
+let sending: Promise<void> | 0 = 0;
 function flush(): Promise<void> {
+	if (sending) return sending;
 	if (!queue.length || optedOut()) return Promise.resolve();
 	const batch = take();
-	return fetch(base + "collect?writeKey=" + key, { method: "POST", body: JSON.stringify({ batch, sentAt: new Date().toISOString() }), keepalive: true, headers: { "content-type": "text/plain" } })
+	return (sending = fetch(base + "collect?writeKey=" + key, { method: "POST", body: JSON.stringify({ batch, sentAt: new Date().toISOString() }), keepalive: true, headers: { "content-type": "text/plain" } })
 		.then((r) => {
 			// 4xx means the events can never be accepted: drop them rather than retry forever.
 			if (r.status >= 500 || r.status === 429) throw 0;
@@ -76,11 +82,13 @@ function flush(): Promise<void> {
 			queue = queue.filter((e) => !sent.has(e.messageId));
 			save();
 			backoff = 1000;
+			sending = 0;
 			return flush();
 		})
 		.catch(() => {
+			sending = 0;
 			timer = setTimeout(flush, (backoff = Math.min(backoff * 2, 60000))) as unknown as number;
-		});
+		}));
 }
 
 /** The oldest events that fit a keepalive body (browsers cap those at 64 KiB of bytes in flight). */

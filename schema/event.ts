@@ -8,18 +8,28 @@ import * as v from "valibot";
 
 const MAX_ID_LENGTH = 256;
 
+/** In `u` mode a paired surrogate is one code point outside Cs: only lone ones match. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Ids must be well-formed Unicode. A lone surrogate (`"\ud800"` in JSON) cannot be stored as
+ * sent: SQLite and Durable Object names hold UTF-8, where it becomes U+FFFD, so distinct ids
+ * would collide into one visitor or one messageId.
+ */
+const WellFormed = v.check((id: string) => !LONE_SURROGATE.test(id), "must be valid Unicode (it has a lone surrogate)");
+
 /**
  * Segment ids are strings, but real clients send numbers and `null` too; both are accepted and
  * read as strings, an empty or `null` id as "not sent".
  */
 const Identifier = v.pipe(
-	v.nullable(v.union([v.pipe(v.string(), v.maxLength(MAX_ID_LENGTH)), v.pipe(v.number(), v.finite())])),
+	v.nullable(v.union([v.pipe(v.string(), v.maxLength(MAX_ID_LENGTH), WellFormed), v.pipe(v.number(), v.finite())])),
 	v.transform((id) => (id === null ? undefined : String(id).trim() || undefined)),
 );
 
 const Timestamp = v.pipe(
 	v.nullable(v.string()),
-	v.description("ISO 8601 date-time. Missing: the server's time; far in the future: clamped."),
+	v.description("ISO 8601 date-time. Missing: the server's time; far in the future or before 1970: the server's time."),
 );
 
 const Properties = v.record(v.string(), v.unknown());
@@ -46,6 +56,7 @@ const common = {
 			v.string(),
 			v.minLength(1),
 			v.maxLength(MAX_ID_LENGTH),
+			WellFormed,
 			v.description("Makes delivery idempotent: the same id stored twice counts once."),
 		),
 	),

@@ -162,6 +162,68 @@ describe("whole-request failures are JSON errors with the right status", () => {
 	});
 });
 
+describe("the other Segment paths and the edges of the limits", () => {
+	it("/v1/b, /v1/import, /v1/page and /v1/identify store what they are sent", async () => {
+		const visitor = uniqueId();
+		const user = uniqueId("user");
+		const send = (path: string, body: unknown) =>
+			request(`${path}?writeKey=${WRITE_KEY}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+		expect(await (await send("/v1/b", { batch: [track(visitor, "Report Viewed")] })).json()).toMatchObject({ accepted: 1 });
+		expect(await (await send("/v1/import", { batch: [track(visitor, "Newsletter Subscribed")] })).json()).toMatchObject({ accepted: 1 });
+		// The path supplies the type a body leaves out.
+		expect(await (await send("/v1/page", { anonymousId: visitor, properties: { path: "/blog/x" } })).json()).toMatchObject({ accepted: 1 });
+		expect(await (await send("/v1/identify", { anonymousId: visitor, userId: user, traits: { plan: "free" } })).json()).toMatchObject({ accepted: 1 });
+		const profile = await profileOf(user);
+		expect(profile.events.map((e) => e.type).sort()).toEqual(["identify", "page", "track", "track"]);
+	});
+
+	it("accepts a single event of exactly 32 KB and refuses one byte more", async () => {
+		const visitor = uniqueId();
+		const sized = (bytes: number) => {
+			const event: Record<string, unknown> = track(visitor, "Sized", { properties: { padding: "" } });
+			const base = JSON.stringify(event).length;
+			event.properties = { padding: "x".repeat(bytes - base) };
+			return JSON.stringify(event);
+		};
+		const post = (body: string) => request(`/v1/collect?writeKey=${WRITE_KEY}`, { method: "POST", headers: { "content-type": "text/plain" }, body });
+		expect((await post(sized(32 * 1024))).status).toBe(200);
+		expect((await post(sized(32 * 1024 + 1))).status).toBe(413);
+	});
+
+	it("still knows a messageId as a duplicate after its event left the bounded history", async () => {
+		const visitor = uniqueId();
+		const first = track(visitor, "First Thing");
+		await beacon(first);
+		for (let i = 0; i < 3; i++) {
+			await beacon({ batch: Array.from({ length: 80 }, (_, j) => track(visitor, `Filler ${i}-${j}`)) });
+		}
+		const profile = await profileOf(visitor);
+		expect(profile.events.some((e) => e.messageId === first.messageId)).toBe(false);
+		expect(await (await beacon(first)).json()).toMatchObject({ accepted: 0, duplicates: 1 });
+		expect((await profileOf(visitor)).eventCount).toBe(241);
+	});
+
+	it("stores a batch of many visitors, and refuses one of more than 500 visitors as a whole", async () => {
+		const visitors = Array.from({ length: 40 }, () => uniqueId());
+		const res = await beacon({ batch: visitors.map((id) => track(id, "Report Viewed")) });
+		expect(await res.json()).toMatchObject({ accepted: 40, duplicates: 0, rejected: [] });
+		expect((await profileOf(visitors[39]!)).eventCount).toBe(1);
+		const tooMany = await beacon({ batch: Array.from({ length: 501 }, (_, i) => ({ type: "track", event: "X", anonymousId: `many-${i}` })) });
+		expect(tooMany.status).toBe(413);
+		expect(await tooMany.json()).toMatchObject({ error: { code: "too_many_visitors" } });
+	});
+
+	it("analytics-node with Basic auth alone, no write key in the body", async () => {
+		const user = uniqueId("user");
+		const res = await request("/v1/batch", {
+			method: "POST",
+			headers: { "content-type": "application/json", authorization: basicAuth(WRITE_KEY) },
+			body: JSON.stringify({ batch: [{ type: "track", event: "Trial Started", userId: user, messageId: crypto.randomUUID() }], sentAt: new Date().toISOString() }),
+		});
+		expect(await res.json()).toMatchObject({ accepted: 1 });
+	});
+});
+
 describe("existing analytics clients work unchanged", () => {
 	it("@segment/analytics-node: /v1/batch, Basic auth, JSON", async () => {
 		const user = uniqueId("user");

@@ -1,7 +1,7 @@
 /** Through the worker: events become funnels, trends and breakdowns an operator reads. */
 import { env } from "cloudflare:workers";
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { utcDay } from "../worker/core/rollup";
 import { rollupStub, visitorStub } from "../worker/objects/names";
 import { VALUES_PER_DAY } from "../worker/objects/rollup-object";
@@ -176,6 +176,16 @@ describe("rollup delivery", () => {
 		await beaconFrom("NL", pageView(visitor, "/blog/a"));
 		const alarm = await runInDurableObject(stub(), (_, state) => state.storage.getAlarm());
 		expect(alarm).toBeLessThanOrEqual(retryAt);
+	});
+
+	it("a funnel read reflects an accepted event within 10 seconds, with no one running the alarms", async () => {
+		const day = "2026-11-27";
+		const count = async () => (await funnel(`from=${day}&to=${day}`)).steps[0]?.visitors ?? 0;
+		const before = await count();
+		const accepted = Date.now();
+		await beaconFrom("NL", pageView(uniqueId(), "/blog/fresh", { timestamp: `${day}T10:00:00Z` }));
+		await vi.waitFor(async () => expect(await count()).toBe(before + 1), { timeout: 10_000, interval: 200 });
+		expect(Date.now() - accepted).toBeLessThan(10_000);
 	});
 
 	it("erasing a visitor first delivers what its outbox still holds, so the counts stay", async () => {

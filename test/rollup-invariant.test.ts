@@ -43,6 +43,7 @@ it(`the funnel equals ${VISITORS} visitors' own progress after duplicates, disor
 	const visitors: string[] = [];
 	const requests: { country: string; batch: Record<string, unknown>[] }[] = [];
 
+	const countryOf = new Map<string, string>();
 	for (let v = 0; v < VISITORS; v++) {
 		const id = uniqueId("inv");
 		visitors.push(id);
@@ -50,6 +51,7 @@ it(`the funnel equals ${VISITORS} visitors' own progress after duplicates, disor
 		const depth = Math.floor(rand() * (STEP_EVENTS.length + 1));
 		const source = SOURCES[Math.floor(rand() * SOURCES.length)]!;
 		const country = rand() < 0.5 ? "DE" : "US";
+		countryOf.set(id, country);
 		let time = start;
 		const events: Record<string, unknown>[] = [];
 		const push = (e: { type: string; event?: string; path?: string }) => {
@@ -94,6 +96,13 @@ it(`the funnel equals ${VISITORS} visitors' own progress after duplicates, disor
 
 	const expected = new Map<string, number>();
 	const expectedBySource = new Map<string, Map<string, number>>();
+	const expectedByCountry = new Map<string, Map<string, number>>();
+	const expectedByDay = new Map<string, Map<string, number>>();
+	const count = (table: Map<string, Map<string, number>>, key: string, step: string) => {
+		const counts = table.get(key) ?? new Map<string, number>();
+		counts.set(step, (counts.get(step) ?? 0) + 1);
+		table.set(key, counts);
+	};
 	let firstCohort = utcDay(now);
 	const site = parseSiteConfig(demo);
 	if (!site.ok) throw new Error("demo config invalid");
@@ -111,9 +120,9 @@ it(`the funnel equals ${VISITORS} visitors' own progress after duplicates, disor
 		const firstSource = (firstEvent?.context as { campaign?: { source?: string } } | undefined)?.campaign?.source ?? "(none)";
 		for (const { step } of completed) {
 			expected.set(step, (expected.get(step) ?? 0) + 1);
-			const bySource = expectedBySource.get(firstSource) ?? new Map<string, number>();
-			bySource.set(step, (bySource.get(step) ?? 0) + 1);
-			expectedBySource.set(firstSource, bySource);
+			count(expectedBySource, firstSource, step);
+			count(expectedByCountry, countryOf.get(id)!, step);
+			count(expectedByDay, cohort, step);
 		}
 	}
 	expect(expected.get("engaged")).toBeGreaterThan(VISITORS / 2);
@@ -142,6 +151,21 @@ it(`the funnel equals ${VISITORS} visitors' own progress after duplicates, disor
 		);
 	}
 	expect(funnel.breakdown.values.map((v) => v.value).sort()).toEqual([...expectedBySource.keys()].sort());
+
+	// Per breakdown of country, and per single cohort day: a visitor in the wrong cohort would show here.
+	const byCountry = await (await admin(`/sites/demo/funnels/saas?${range}&breakdown=country`)).json<Funnel>();
+	for (const value of byCountry.breakdown.values) {
+		const counts = expectedByCountry.get(value.value) ?? new Map();
+		expect(Object.fromEntries(value.steps.map((s) => [s.id, s.visitors])), value.value).toEqual(
+			Object.fromEntries(value.steps.map((s) => [s.id, counts.get(s.id) ?? 0])),
+		);
+	}
+	for (const [day, counts] of [...expectedByDay].slice(0, 6)) {
+		const report = await (await admin(`/sites/demo/funnels/saas?from=${day}&to=${day}`)).json<Funnel>();
+		expect(Object.fromEntries(report.steps.map((s) => [s.id, s.visitors])), day).toEqual(
+			Object.fromEntries(report.steps.map((s) => [s.id, counts.get(s.id) ?? 0])),
+		);
+	}
 
 	const trend = await (await admin(`/sites/demo/funnels/saas/trend?${range}`)).json<{ steps: { id: string; reaches: number[] }[] }>();
 	for (const step of trend.steps) {

@@ -7,6 +7,7 @@ import eventSchemaFile from "../schema/json/event.schema.json";
 import siteSchemaFile from "../schema/json/site-config.schema.json";
 import candleShop from "../schema/sites/candle-shop.json";
 import demo from "../schema/sites/demo.json";
+import { matchRule, stepRules, type MatchableEvent } from "../worker/core/journey";
 import { DEMO_STEPS } from "./demo-steps";
 
 function minimalSite(): SiteConfigInput {
@@ -54,6 +55,33 @@ describe("the bundled example sites", () => {
 		}
 		for (const cta of result.config.ctas) expect(cta.maxViews, `${cta.id} has a view cap`).toBeGreaterThan(0);
 		expect(result.config.ctas.find((c) => c.step === "trial_started")?.variants).toHaveLength(2);
+	});
+
+	it("match the demo journey's events as the foundation names them", () => {
+		const result = parseSiteConfig(demo);
+		if (!result.ok) throw new Error("demo invalid");
+		const journey = result.config.journeys[0]!;
+		const reaches = (step: string, event: MatchableEvent) => stepRules(journey.steps.find((s) => s.id === step)!).some((rule) => matchRule(rule, event));
+		const trackOf = (name: string): MatchableEvent => ({ type: "track", name, path: null, properties: {} });
+		const pageAt = (path: string): MatchableEvent => ({ type: "page", name: null, path, properties: {} });
+		for (const path of ["/blog/remote-work", "/podcast/episode-12", "/reports/state-of-remote-work"]) expect(reaches("engaged", pageAt(path)), path).toBe(true);
+		expect(reaches("engaged", pageAt("/pricing"))).toBe(false);
+		const names: [string, string][] = [
+			["engaged", "Report Viewed"],
+			["subscribed", "Newsletter Subscribed"],
+			["subscribed", "Podcast Subscribed"],
+			["subscribed", "Extension Installed"],
+			["signed_up", "Account Created"],
+			["trial_started", "Trial Started"],
+			["first_post", "Post Scheduled"],
+			["analytics_viewed", "Analytics Viewed"],
+			["channels_connected", "Channel Connected"],
+			["paid", "Subscription Upgraded"],
+		];
+		for (const [step, name] of names) expect(reaches(step, trackOf(name)), `${name} → ${step}`).toBe(true);
+		const channels = stepRules(journey.steps.find((s) => s.id === "channels_connected")!);
+		expect(channels.map((rule) => rule.count)).toEqual([3]);
+		expect(journey.steps.at(-1)).toMatchObject({ id: "paid", macro: true });
 	});
 
 	it("accept the candle shop, a different business", () => {
@@ -114,6 +142,24 @@ describe("a config that contradicts itself is rejected, naming the bad field", (
 				{ path: "ctas[1].variants[1].id", message: "duplicate variant id 'a' (first at ctas[1].variants[0].id)" },
 			]),
 		);
+	});
+
+	it("duplicate journey ids and write keys", () => {
+		const site = minimalSite();
+		site.writeKeys = ["key-one-1234", "key-one-1234"];
+		site.journeys.push(structuredClone(site.journeys[0]!));
+		expect(issuesOf(site)).toEqual(
+			expect.arrayContaining([
+				{ path: "writeKeys[1]", message: "duplicate write key 'key-one-1234' (first at writeKeys[0])" },
+				{ path: "journeys[1].id", message: expect.stringContaining("duplicate journey id") },
+			]),
+		);
+	});
+
+	it("a serverOnly step on a site without a server key", () => {
+		const site = minimalSite();
+		site.journeys[0]!.steps.at(-1)!.serverOnly = true;
+		expect(issuesOf(site).map((i) => i.path)).toEqual([`journeys[0].steps[${site.journeys[0]!.steps.length - 1}].serverOnly`]);
 	});
 
 	it("a macro-conversion that is not the last step", () => {

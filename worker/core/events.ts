@@ -10,6 +10,22 @@ import type { MatchableEvent } from "./journey";
 /** Clients' clocks drift; past this much in the future a timestamp is not believed. */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
+/**
+ * Nor before the Unix epoch: no web event is that old, and rollups compare `YYYY-MM-DD` days as
+ * text, which negative years (`-000001-01-01`) would break.
+ */
+export const MIN_EVENT_TIME = 0;
+
+/** The range of a JavaScript Date (ECMA-262 § 21.4.1.22); skew correction can leave it. */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * How deep an event may nest (the event itself is level 1). Real events use a few levels; the
+ * bound keeps everything that walks an event recursively (IP scrubbing here, structured clone
+ * on the way to the visitor's object) far from the stack's limit.
+ */
+export const MAX_EVENT_DEPTH = 32;
+
 /** An event as a VisitorObject stores it. */
 export type VisitorEvent = MatchableEvent & {
 	messageId: string;
@@ -64,6 +80,10 @@ export function normalizeEvent(input: NormalizeInput): NormalizeResult {
 	if (input.batchContext && (candidate.context === undefined || isPlainObject(candidate.context))) {
 		candidate.context = { ...input.batchContext, ...(candidate.context as object | undefined) };
 	}
+	// With the batch's context merged in: it is stored (and walked) as part of each event.
+	if (nestedDeeperThan(candidate, MAX_EVENT_DEPTH)) {
+		return { ok: false, error: `the event nests deeper than ${MAX_EVENT_DEPTH} levels` };
+	}
 	const parsed = v.safeParse(EventSchema, candidate);
 	if (!parsed.success) {
 		return { ok: false, error: describeIssues(parsed.issues).map(formatIssue).join("; ") };
@@ -109,6 +129,17 @@ function formatIssue(issue: { path: string; message: string }): string {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
 	return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Whether objects or arrays nest deeper than `limit`; iterative, so any depth is safe to ask about. */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+	const pending: { item: unknown; depth: number }[] = [{ item: value, depth: 1 }];
+	for (let next = pending.pop(); next; next = pending.pop()) {
+		if (next.item === null || typeof next.item !== "object") continue;
+		if (next.depth > limit) return true;
+		for (const child of Object.values(next.item)) pending.push({ item: child, depth: next.depth + 1 });
+	}
+	return false;
 }
 
 /** The name an event is counted and matched under: a track's event, a page's or screen's name. */
@@ -181,10 +212,18 @@ function eventTime(
 		const sentAt = sentAtText ? Date.parse(sentAtText) : Number.NaN;
 		time = Number.isNaN(sentAt) ? original : receivedAt - (sentAt - original);
 	}
+	const received = new Date(receivedAt).toISOString();
+	if (Math.abs(time) > MAX_DATE_MS) {
+		// originalTimestamp and sentAt at opposite ends of the Date range correct to no date at all.
+		warnings.push(`the clock-skew-corrected time is not a date; stored as the time received, ${received}`);
+		return receivedAt;
+	}
 	if (time > receivedAt + MAX_FUTURE_SKEW_MS) {
-		warnings.push(
-			`timestamp ${new Date(time).toISOString()} is in the future; stored as the time received, ${new Date(receivedAt).toISOString()}`,
-		);
+		warnings.push(`timestamp ${new Date(time).toISOString()} is in the future; stored as the time received, ${received}`);
+		return receivedAt;
+	}
+	if (time < MIN_EVENT_TIME) {
+		warnings.push(`timestamp ${new Date(time).toISOString()} is before 1970; stored as the time received, ${received}`);
 		return receivedAt;
 	}
 	return time;
@@ -209,13 +248,17 @@ function storedBody(event: SegmentEvent, sent: Record<string, unknown>): Record<
 /** Keys under which clients send IP addresses: Segment's `context.ip`, RudderStack's `request_ip`, … */
 const IP_KEY = /^(ip|ip_?address|request_?ip|client_?ip|remote_?addr(ess)?)$/i;
 
-/** A copy without any IP address field at any depth: Nudge never stores one. */
+/**
+ * A copy without any IP address field at any depth: Nudge never stores one. `__proto__` keys go
+ * too: JSON.parse makes them own keys, but assigned to a copy one would become its prototype,
+ * which structured clone (the call to the visitor's object) refuses; the schema drops them as well.
+ */
 export function withoutIpAddresses(value: unknown): unknown {
 	if (Array.isArray(value)) return value.map(withoutIpAddresses);
 	if (value === null || typeof value !== "object") return value;
-	const copy: Record<string, unknown> = {};
-	for (const [key, item] of Object.entries(value)) {
-		if (!IP_KEY.test(key)) copy[key] = withoutIpAddresses(item);
-	}
-	return copy;
+	return Object.fromEntries(
+		Object.entries(value)
+			.filter(([key]) => key !== "__proto__" && !IP_KEY.test(key))
+			.map(([key, item]) => [key, withoutIpAddresses(item)]),
+	);
 }

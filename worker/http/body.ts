@@ -29,7 +29,14 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
 		);
 	}
 	if (bytes.byteLength === 0) throw new ApiError(400, "empty_body", "The request body is empty; send JSON.");
-	const text = new TextDecoder().decode(bytes);
+	let text: string;
+	try {
+		// Fatal: replacing bad bytes with U+FFFD would silently merge ids that differ only there.
+		// JSON between systems is UTF-8 (RFC 8259 § 8.1).
+		text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+	} catch {
+		throw new ApiError(400, "invalid_encoding", "The body is not valid UTF-8; send JSON encoded as UTF-8.");
+	}
 	try {
 		return JSON.parse(text);
 	} catch (cause) {

@@ -21,7 +21,11 @@ export async function siteOfRequest(c: Context<{ Bindings: Env }>, ...candidates
 	if (!key) {
 		throw new ApiError(401, "missing_write_key", "Send the site's write key in the body, as ?writeKey= or as the Basic auth user.");
 	}
-	const owner = await ownerOfKey(c.env, key);
+	const owner = await ownerOfKey(c.env, key).catch((error: unknown) => {
+		// The registry object failed (restarting, overloaded): nothing was stored, so the client retries.
+		console.error(JSON.stringify({ msg: "site lookup failed", error: String(error) }));
+		throw new ApiError(503, "storage_unavailable", "The site's config could not be read; retry shortly.", undefined, { "Retry-After": "1" });
+	});
 	if (!owner) throw new ApiError(401, "unknown_write_key", "The write key does not belong to any site.");
 	if (owner.trust === "server" && c.req.header("origin") !== undefined) {
 		// A secret that reached a browser is no longer secret: refuse it loudly rather than use it.

@@ -54,7 +54,6 @@ export const HISTORY_LIMIT = 200;
 /** Rollup updates wait this long, so a burst of events becomes one update per journey. */
 export const FLUSH_DELAY_MS = 1_000;
 const MAX_BACKOFF_MS = 10 * 60_000;
-const ALARM_RETRY_MS = 60_000;
 /** Forwarding chains are short (device → user → renamed user); a longer one is a cycle. */
 const MAX_HOPS = 4;
 
@@ -498,23 +497,18 @@ export class VisitorObject extends DurableObject<Env> {
 	override async alarm(): Promise<void> {
 		this.sql.tally("alarm");
 		this.alarmAt = undefined;
-		try {
-			if (!this.existing()) return;
-			const visitor = this.visitorRow();
-			if (visitor && Date.now() >= visitor.last_received + visitor.retention_days * 86_400_000) {
-				// A merged visitor's retention ends only its own link, never the identity it joined.
-				await this.erase({ cascade: this.forwardTarget() === null });
-				return;
-			}
-			// Everything pending goes now, due or not: one round trip serves all of it.
-			await this.deliver({ visitor });
-			this.armAlarm();
-		} catch (error) {
-			// The runtime retries a failed alarm only a few times; this one schedules its own retry.
-			console.error(JSON.stringify({ msg: "visitor alarm failed", error: String(error) }));
-			this.alarmAt = Date.now() + ALARM_RETRY_MS;
-			await this.ctx.storage.setAlarm(this.alarmAt);
+		if (!this.existing()) return;
+		const expires = this.retentionDeadline();
+		if (expires !== null && Date.now() >= expires) {
+			// A merged visitor's retention ends only its own link, never the identity it joined.
+			await this.erase({ cascade: this.forwardTarget() === null });
+			return;
 		}
+		// Everything pending goes now, due or not: one round trip serves all of it. Failed
+		// deliveries are kept with their backoff and re-armed below; an alarm that throws is
+		// retried by the runtime, and the next event re-arms from storage in any case.
+		await this.deliver();
+		this.armAlarm();
 	}
 
 	/** This object's SQL work since it started and its database size, and the isolate's totals (for `npm run bench`). */
@@ -571,11 +565,13 @@ export class VisitorObject extends DurableObject<Env> {
 	 * whose they were. No event is accepted while the erasure runs, so none acknowledged during
 	 * it is wiped unseen. Returns whether there was anything.
 	 *
-	 * `cascade: false` erases this object alone; `skip` is an identity the caller erases itself;
+	 * `cascade: false` erases this object alone; `skip` lists the identities of the calling chain
+	 * (device → user → renamed user), each erasing itself once the call returns: asked again
+	 * while it waits, one would wait for itself until the runtime reset it;
 	 * `retract` (rollup retention days) takes this visitor's counts out of the rollups first,
 	 * for a merged visitor whose identity already counts them.
 	 */
-	async erase(options: { cascade?: boolean; skip?: VisitorKey; retract?: number } = {}): Promise<boolean> {
+	async erase(options: { cascade?: boolean; skip?: readonly VisitorKey[]; retract?: number } = {}): Promise<boolean> {
 		return this.ctx.blockConcurrencyWhile(async () => {
 			const visitor = this.existing() ? this.visitorRow() : undefined;
 			if (!visitor) {
@@ -586,11 +582,12 @@ export class VisitorObject extends DurableObject<Env> {
 			const target = this.forwardTarget();
 			if (options.cascade !== false) {
 				if (target) {
-					await visitorStub(this.env, visitor.site, target).erase({ skip: self });
+					const chain = [...(options.skip ?? []), self];
+					if (!chain.some((key) => sameKey(key, target))) await visitorStub(this.env, visitor.site, target).erase({ skip: chain });
 				} else {
 					const sources = this.sql
 						.all<SourceRow & { released: number }>("SELECT kind, id, released, rollup_retention_days FROM merged_sources")
-						.filter((row) => !options.skip || !sameKey(row, options.skip));
+						.filter((row) => !options.skip?.some((key) => sameKey(row, key)));
 					await Promise.all(
 						sources.map((row) =>
 							visitorStub(this.env, visitor.site, { kind: row.kind, id: row.id }).erase({

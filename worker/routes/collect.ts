@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import { BatchSchema, describeIssues, type EventType, type SiteConfig } from "../../schema";
-import { normalizeEvent, type VisitorEvent, type VisitorKey } from "../core/events";
+import { MAX_EVENT_DEPTH, nestedDeeperThan, normalizeEvent, type VisitorEvent, type VisitorKey } from "../core/events";
 import { readJsonBody } from "../http/body";
 import { ApiError } from "../http/errors";
 import { serverOnlyStepOf } from "../core/journey";
@@ -16,6 +16,14 @@ import { visitorObjectName, visitorStub } from "../objects/names";
 import { siteConfigText, type NextAnswer, type NextInput } from "../objects/visitor-object";
 import { siteOfRequest } from "../http/write-key";
 import { nextInput } from "./next";
+
+/**
+ * One Durable Object call per visitor, and a Worker may make only so many subrequests: server
+ * SDKs send batches of tens of visitors (analytics-node flushes at 15 events), so 500 leaves
+ * room while capping what one request can fan out to. Calls run a bounded number at a time.
+ */
+export const MAX_VISITORS_PER_REQUEST = 500;
+const VISITOR_CALLS_IN_FLIGHT = 32;
 
 /** Segment's documented limits: 32 KB per event, 500 KB per request. */
 export const MAX_EVENT_BYTES = 32 * 1024;
@@ -82,7 +90,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	const warnings: NonNullable<CollectResponse["warnings"]> = [];
 	const byVisitor = new Map<string, { key: VisitorKey; events: VisitorEvent[] }>();
 	rawEvents.forEach((raw, index) => {
-		if (isBatch && byteLength(raw) > MAX_EVENT_BYTES) {
+		if (isBatch && (jsonSize(raw) ?? 0) > MAX_EVENT_BYTES) {
 			response.rejected.push({ index, error: `the event exceeds ${MAX_EVENT_BYTES / 1024} KB` });
 			return;
 		}
@@ -117,7 +125,7 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	});
 
 	if (!isBatch) {
-		if (byteLength(body) > MAX_EVENT_BYTES) {
+		if ((jsonSize(body) ?? 0) > MAX_EVENT_BYTES) {
 			throw new ApiError(413, "event_too_large", `The event exceeds ${MAX_EVENT_BYTES / 1024} KB.`);
 		}
 		const rejected = response.rejected[0];
@@ -128,10 +136,16 @@ async function collect(c: Context<Env_>, impliedType: EventType | undefined): Pr
 	const wantsNext = c.req.query("next") === "1" || c.req.query("next") === "true";
 	const lastVisitor = [...byVisitor.values()].at(-1);
 	const next = wantsNext && lastVisitor ? await nextInput(c, site, lastVisitor.events.at(-1)?.path ?? undefined, { beacon: true }) : undefined;
-	const results = await Promise.all(
-		[...byVisitor.values()].map((group) =>
-			storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),
-		),
+	if (byVisitor.size > MAX_VISITORS_PER_REQUEST) {
+		throw new ApiError(
+			413,
+			"too_many_visitors",
+			`A request may carry events of at most ${MAX_VISITORS_PER_REQUEST} visitors (this one has ${byVisitor.size}); split the batch.`,
+		);
+	}
+	const groups = [...byVisitor.values()];
+	const results = await mapWithConcurrency(groups, VISITOR_CALLS_IN_FLIGHT, (group) =>
+		storeEvents(c.env, site, group.key, group.events, group === lastVisitor ? next : undefined),
 	);
 	const limited = Math.max(0, ...results.map((result) => result.retryAfterSeconds ?? 0));
 	if (limited > 0) {
@@ -164,12 +178,32 @@ async function assertSiteUnderLimit(env: Env, site: SiteConfig): Promise<void> {
 	});
 }
 
+/** `map` over `items` with at most `limit` calls pending at once, results in order. */
+async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, call: (item: T) => Promise<R>): Promise<R[]> {
+	const results = new Array<R>(items.length);
+	let next = 0;
+	const worker = async () => {
+		while (next < items.length) {
+			const i = next++;
+			results[i] = await call(items[i]!);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+	return results;
+}
+
 function serverOnlyMessage(step: string, journey: string): string {
 	return `the event reaches step '${step}' of journey '${journey}', which only the site's server key may send`;
 }
 
 const encoder = new TextEncoder();
-function byteLength(value: unknown): number {
+
+/**
+ * An event's size as JSON; null when it nests too deep to measure, since JSON.stringify recurses
+ * and a deep enough event overflows the stack (`normalizeEvent` rejects those).
+ */
+function jsonSize(value: unknown): number | null {
+	if (nestedDeeperThan(value, MAX_EVENT_DEPTH)) return null;
 	return encoder.encode(JSON.stringify(value)).byteLength;
 }
 

@@ -3,6 +3,7 @@
  * required): all read the rollup shards for a range of days.
  */
 import { Hono, type Context } from "hono";
+import { MIN_EVENT_TIME } from "../core/events";
 import { addDays, FUNNEL_BREAKDOWNS, utcDay, type FunnelBreakdown } from "../core/rollup";
 import { readCtaReport } from "../cta-stats";
 import { readFunnel, readTrend, type DayRange } from "../funnels";
@@ -59,10 +60,22 @@ function dayRange(c: Context): DayRange {
 	return { from, to };
 }
 
+/**
+ * The days a range may name. Days compare as `YYYY-MM-DD` text, and outside years 0000–9999 a
+ * date has no such form (`+010000-01-01`, `-000001-12-31`, which sort wrongly): a range reaching
+ * there once made the trend's day loop run forever. From 1970 (no event is stored earlier) to
+ * here, `to + 1 day`, `to - DEFAULT_DAYS` and `from + MAX_DAYS` all stay in four-digit years.
+ */
+const EARLIEST_DAY = utcDay(MIN_EVENT_TIME);
+const LATEST_DAY = addDays("9999-12-31", -MAX_DAYS);
+
 function parseDay(text: string | undefined, name: string): string | undefined {
 	if (text === undefined) return undefined;
 	if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`)) || utcDay(Date.parse(`${text}T00:00:00Z`)) !== text) {
 		throw new ApiError(400, "invalid_date", `${name} must be a date as YYYY-MM-DD, got '${text.slice(0, 40)}'.`);
+	}
+	if (text < EARLIEST_DAY || text > LATEST_DAY) {
+		throw new ApiError(400, "invalid_date", `${name} must be a day from ${EARLIEST_DAY} to ${LATEST_DAY}, got '${text}'.`);
 	}
 	return text;
 }
