@@ -153,6 +153,23 @@ describe("whole-request failures are JSON errors with the right status", () => {
 		await expectError(await post(bomb, { "content-encoding": "gzip" }), 413, "payload_too_large");
 	});
 
+	it("reads a streamed body without Content-Length, and 413 once it passes the limit", async () => {
+		const streamOf = (text: string) => {
+			const bytes = new TextEncoder().encode(text);
+			return new ReadableStream<Uint8Array>({
+				start(controller) {
+					// Several chunks, as a proxy re-chunking a body would send it.
+					for (let at = 0; at < bytes.byteLength; at += 64 * 1024) controller.enqueue(bytes.slice(at, at + 64 * 1024));
+					controller.close();
+				},
+			});
+		};
+		const visitor = uniqueId();
+		const small = await post(streamOf(JSON.stringify(track(visitor, "Newsletter Subscribed"))));
+		expect(await small.json()).toEqual({ accepted: 1, duplicates: 0, rejected: [] });
+		const big = JSON.stringify({ batch: [track(visitor, "A", { properties: { p: "y".repeat(510 * 1024) } })] });
+		await expectError(await post(streamOf(big)), 413, "payload_too_large");
+	});
 	it("415 for a content encoding it cannot read", async () => {
 		await expectError(await post("{}", { "content-encoding": "br" }), 415, "unsupported_encoding");
 	});
