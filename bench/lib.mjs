@@ -172,12 +172,13 @@ export async function foreignLoad(ownPids, ms = 3_000) {
  * One autocannon run. Every answer is counted by status and every failed request by its error
  * code, so a row never reports failures it cannot explain.
  */
-export async function load(base, { connections, seconds, requests, timeout = 30 }) {
+/** `amount`, when given, ends the run after that many requests instead of after `seconds`. */
+export async function load(base, { connections, seconds, requests, amount, timeout = 30 }) {
 	const statuses = {};
 	const errors = {};
 	const errorTimes = [];
 	const began = Date.now();
-	const run = autocannon({ url: base, connections, duration: seconds, requests, timeout });
+	const run = autocannon({ url: base, connections, duration: seconds, requests, timeout, ...(amount ? { amount } : {}) });
 	run.on("response", (_client, status) => {
 		statuses[status] = (statuses[status] ?? 0) + 1;
 	});

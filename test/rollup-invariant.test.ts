@@ -8,7 +8,7 @@ import { expect, it, vi } from "vitest";
 import { parseSiteConfig } from "../schema";
 import demo from "../schema/sites/demo.json";
 import { utcDay } from "../worker/core/rollup";
-import { visitorStub } from "../worker/objects/names";
+import { rollupStub, visitorStub } from "../worker/objects/names";
 import type { VisitorProfile } from "../worker/objects/visitor-object";
 import { admin, beaconFrom, uniqueId } from "./helpers";
 
@@ -151,6 +151,14 @@ it(`the funnel equals ${VISITORS} visitors' own progress after duplicates, disor
 		);
 	}
 	expect(funnel.breakdown.values.map((v) => v.value).sort()).toEqual([...expectedBySource.keys()].sort());
+
+	// What the CTA ranking learns from (one read per shard): the same visitors per step.
+	const learned = new Map<string, number>();
+	for (let shard = 0; shard < site.config.rollups.shards; shard++) {
+		const inputs = await rollupStub(env, "demo", "saas", shard).rankingInputs(firstCohort, utcDay(now));
+		for (const { step, visitors } of inputs.steps) learned.set(step, (learned.get(step) ?? 0) + visitors);
+	}
+	expect(Object.fromEntries(learned)).toEqual(Object.fromEntries(expected));
 
 	// Per breakdown of country, and per single cohort day: a visitor in the wrong cohort would show here.
 	const byCountry = await (await admin(`/sites/demo/funnels/saas?${range}&breakdown=country`)).json<Funnel>();

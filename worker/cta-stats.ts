@@ -6,6 +6,7 @@ import type { Journey, SiteConfig } from "../schema";
 import type { RankingStats } from "./core/cta-ranking";
 import { addDays, rate, utcDay, wilsonInterval, type CtaMetric, type FunnelStep } from "./core/rollup";
 import { readFunnel, shardStubs, type DayRange } from "./funnels";
+import type { ShardCtaCounters } from "./objects/rollup-object";
 
 /** Freshness of the ranking's statistics: a new conversion steers answers within this long. */
 export const STATS_TTL_MS = 5_000;
@@ -33,14 +34,16 @@ export function forgetRankingStats(): void {
 }
 
 async function loadRankingStats(env: Env, site: SiteConfig, journey: Journey, now: number): Promise<RankingStats> {
-	const range = { from: addDays(utcDay(now), -(LEARNING_DAYS - 1)), to: utcDay(now) };
-	const [counters, funnel] = await Promise.all([ctaTotals(env, site, journey, range), readFunnel(env, site, journey, range, undefined)]);
+	const from = addDays(utcDay(now), -(LEARNING_DAYS - 1));
+	const shards = await Promise.all(shardStubs(env, site, journey).map((stub) => stub.rankingInputs(from, utcDay(now))));
+	const visitors = new Map<string, number>();
+	for (const { step, visitors: count } of shards.flatMap((shard) => shard.steps)) visitors.set(step, (visitors.get(step) ?? 0) + count);
 	return {
-		variants: [...counters].map(([id, metrics]) => {
+		variants: [...sumCounters(shards.flatMap((shard) => shard.counters))].map(([id, metrics]) => {
 			const [cta = "", variant = ""] = id.split("\u0000");
 			return { cta, variant, viewers: metrics.viewers, conversions: metrics.conversions };
 		}),
-		steps: funnel.steps.map((step) => ({ step: step.id, visitors: step.visitors })),
+		steps: journey.steps.map((step) => ({ step: step.id, visitors: visitors.get(step.id) ?? 0 })),
 	};
 }
 
@@ -48,7 +51,10 @@ type Totals = Record<CtaMetric, number>;
 
 /** Sums every shard's counters per `cta\0variant`. */
 async function ctaTotals(env: Env, site: SiteConfig, journey: Journey, range: DayRange): Promise<Map<string, Totals>> {
-	const rows = (await Promise.all(shardStubs(env, site, journey).map((stub) => stub.ctaCounters(range.from, range.to)))).flat();
+	return sumCounters((await Promise.all(shardStubs(env, site, journey).map((stub) => stub.ctaCounters(range.from, range.to)))).flat());
+}
+
+function sumCounters(rows: ShardCtaCounters): Map<string, Totals> {
 	const totals = new Map<string, Totals>();
 	for (const row of rows) {
 		const id = `${row.cta}\u0000${row.variant}`;

@@ -137,6 +137,23 @@ export class RollupObject extends DurableObject<Env> {
 		);
 	}
 
+	/**
+	 * What the CTA ranking learns from, in one call: the visitors per step of the human cohorts
+	 * between `from` and `to`, and the CTA counters of those days. Every isolate that answers
+	 * `GET /v1/next` asks every shard for this once per cache period, so it is one read, not three.
+	 */
+	rankingInputs(from: string, to: string): ShardRankingInputs {
+		this.sql.tally("rankingInputs");
+		return {
+			steps: this.sql.all<ShardRankingInputs["steps"][number]>(
+				"SELECT step, sum(visitors) AS visitors FROM funnel WHERE dim = '' AND cohort_day BETWEEN ? AND ? GROUP BY step",
+				from,
+				to,
+			),
+			counters: this.ctaCounters(from, to),
+		};
+	}
+
 	/** Reaches per step per activity day between `from` and `to`. */
 	trend(from: string, to: string): ShardTrend {
 		this.sql.tally("trend");
@@ -294,6 +311,7 @@ const COUNTERS = {
 } as const;
 type Counter = keyof typeof COUNTERS;
 
+export type ShardRankingInputs = { steps: { step: string; visitors: number }[]; counters: ShardCtaCounters };
 export type ShardCtaCounters = { cta: string; variant: string; metric: CtaMetric; amount: number }[];
 
 /** The latest day any row of a contribution is counted under, or null when it adds none. */
