@@ -304,16 +304,18 @@ let funnelShardBytes = 0;
 if (wanted("funnel")) {
 	console.log(`seeding ${FUNNEL_VISITORS.toLocaleString("en-US")} visitors over ${FUNNEL_DAYS} days for the funnel…`);
 	const now = Date.now();
+	const from = new Date(now - (FUNNEL_DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
+	// Journeys begin between the range's first midnight and an hour ago: all 90 cohort days, none outside.
+	const firstMidnight = Date.parse(from);
 	const funnelVisitors = Array.from({ length: FUNNEL_VISITORS }, (_, i) => newVisitor(`funnel-${i}`, random));
 	await createVisitors(
 		funnelVisitors,
 		(visitor) => {
-			const began = now - Math.floor(random() * (FUNNEL_DAYS - 1) * DAY_MS) - 3_600_000;
+			const began = firstMidnight + Math.floor(random() * (now - 3_600_000 - firstMidnight));
 			return { batch: history(visitor, random).map((event, k) => ({ ...event, timestamp: new Date(began + k * 1_800_000).toISOString() })) };
 		},
 		`/v1/collect?writeKey=${FUNNEL_KEY}`,
 	);
-	const from = new Date(now - (FUNNEL_DAYS - 1) * DAY_MS).toISOString().slice(0, 10);
 	const funnelPath = `/v1/admin/sites/bench-funnel/funnels/saas?from=${from}&breakdown=source`;
 	// Each visitor reaches `engaged`: the funnel is complete once its first step counts all of them.
 	const deadline = Date.now() + 120_000;
