@@ -160,11 +160,10 @@ serialisation; \`(idle)\` is the thread waiting.)
 
 ## What would close the gap
 
-- **Reading the body** (\`readLimited\` in \`worker/http/body.ts\`) is the largest JavaScript cost of the route: a
-  stream reader loop with a promise per chunk for a body of a few hundred bytes. When \`Content-Length\` is present
-  and within the limit, \`await request.arrayBuffer()\` (native) would do the same; keep the loop for chunked or
-  compressed bodies.
-- **The RPC hop**: the second largest. It is the price of the design; batching (20 events per request) divides it
+- **Reading the body**: a body with \`Content-Length\` (every beacon and fetch) is read with one native
+  \`request.arrayBuffer()\`; the stream reader loop in \`worker/http/body.ts\`, a promise per chunk, is kept for
+  chunked and compressed bodies. What \`readJsonBody\` still costs is UTF-8 decoding and \`JSON.parse\`.
+- **The RPC hop**: its result is read where \`mapWithConcurrency\` resumes. It is the price of the design; batching (20 events per request) divides it
   by 20, which is why the batch row carries many times the events per second.
 - **The object's own work** is down to four SQL statements for a page view that reaches no new step (from 13–18),
   and a cold object's to about a dozen (from about 19); what is left is the writes themselves and the commit.
