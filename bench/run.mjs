@@ -447,6 +447,7 @@ if (wanted("storage")) {
 	storage.afterJourney = await bytes();
 	storage.journeyEvents = 12;
 	storage.shardBytesPerVisitor = funnelShardBytes / FUNNEL_VISITORS;
+	console.log(`a visitor's database: ${storage.afterFirstEvent} bytes after its first event, ${storage.afterJourney} after ${storage.journeyEvents} events`);
 }
 
 await baseline(2);
