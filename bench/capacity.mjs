@@ -426,10 +426,12 @@ ${scales.map(scaleSection).join("\n")}
 3. **Shard updates** stay far below the limit: at 100 M events a day the hottest of ${ASSUMPTIONS.shards} shards gets about
    ${fmt(scales[1].applyRate)} updates/s, ${fmt(100 * scales[1].applyRate * (shard.applyCpuMs ?? 0) / 1000, 1)}% of its time; one shard absorbs about ${fmt(shard.appliesPerSecond)} a second here. More shards are needed only
    past about ${fmt((budget * ASSUMPTIONS.shards) / (ASSUMPTIONS.peakOverAverage * per.flushes * ASSUMPTIONS.shardSkew) * 86_400 / 1e6, 0)} M events a day (with the refresh fixed); the count may grow at any time (visitors keep their shard).
-4. **Storage is most of the cost.** A visitor's database is ${fmt(m.storage.afterFirstEvent / KIB, 1)} KiB after one event, almost all of it
-   SQLite's one 4 KiB page per table and index (the schema has 17): most visitors come once, and each is kept ${ASSUMPTIONS.visitorRetentionDays} days. Fewer,
-   wider tables (the visitor's singletons, first touch, forwarding and rollup state as columns of one row; CTA
-   exposure and touches in one table) would halve it; a shorter \`visitorRetentionDays\` cuts it in proportion.
+4. **Storage is most of the cost.** A visitor's database is ${fmt(m.storage.afterFirstEvent / KIB, 1)} KiB after one event: ${fmt(m.storage.afterFirstEvent / 4096)} pages of 4 KiB,
+   about one per table (SQLite gives every table and index a page of its own, however few rows it holds; schema v7
+   dropped three key indexes that were pages of their own). Most visitors come once, and each is kept ${ASSUMPTIONS.visitorRetentionDays} days. Folding the
+   singletons (first touch, forwarding) into the visitor row and the outbox into the rollup state would take three
+   pages off; creating \`merged_sources\` only when an identity absorbs another, one more (a quarter in all); a shorter
+   \`visitorRetentionDays\` cuts it in proportion.
 5. **Rows written** are ${fmt(per.visitorRowsWritten, 1)} per event in the visitor (message id, event, counters) and ${fmt(m.returning.shardRowsWrittenPerApply, 0)} per shard update
    (eight breakdown slices of the step reached, and its histograms). Coarser breakdowns are the remaining lever.
 6. **Funnel reads** fan out over every shard; their cost grows with shards × days × breakdown values, not with
