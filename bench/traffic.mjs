@@ -2,6 +2,8 @@
 // with the page's context and user agent, track events, CTA feedback), from a seeded random
 // source so every run sends the same mix.
 
+import { readFileSync } from "node:fs";
+
 /** A small, fast, seedable generator (mulberry32): the mix is the same in every run. */
 export function randomSource(seed) {
 	let a = seed >>> 0;
@@ -16,18 +18,10 @@ export function randomSource(seed) {
 
 const pick = (random, list) => list[Math.floor(random() * list.length)];
 
-/** The demo journey after `engaged` (which the landing page view on the blog reaches). */
-export const JOURNEY_EVENTS = [
-	"Newsletter Subscribed",
-	"Account Created",
-	"Trial Started",
-	"Post Scheduled",
-	"Analytics Viewed",
-	"Channel Connected",
-	"Channel Connected",
-	"Channel Connected",
-	"Subscription Upgraded",
-];
+/** The demo journey after `engaged` (which the landing page view on the blog reaches): the track events of test/demo-walk.json. */
+export const JOURNEY_EVENTS = JSON.parse(readFileSync(new URL("../test/demo-walk.json", import.meta.url), "utf8"))
+	.filter((event) => event.type === "track")
+	.map((event) => event.event);
 
 const BLOG = ["remote-work", "best-time-to-post", "state-of-remote-work", "linkedin-hooks", "instagram-reels", "content-calendar", "twitter-threads", "hashtags"];
 const PAGES = [

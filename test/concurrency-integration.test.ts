@@ -9,22 +9,10 @@
 import { describe, expect, it } from "vitest";
 import { admin, beacon, profileOf, uniqueId, WRITE_KEY } from "./helpers";
 import { DEMO_STEPS } from "./demo-steps";
+/** The demo journey, one event per step (three channels for `channels_connected`), in order. */
+import DEMO_WALK from "./demo-walk.json";
 
 type CollectAnswer = { accepted: number; duplicates: number; rejected: unknown[] };
-
-/** The demo journey, one event per step (three channels for `channels_connected`), in order. */
-const JOURNEY = [
-	{ type: "page", context: { page: { path: "/blog/remote-work" } } },
-	{ type: "track", event: "Newsletter Subscribed" },
-	{ type: "track", event: "Account Created" },
-	{ type: "track", event: "Trial Started" },
-	{ type: "track", event: "Post Scheduled" },
-	{ type: "track", event: "Analytics Viewed" },
-	{ type: "track", event: "Channel Connected" },
-	{ type: "track", event: "Channel Connected" },
-	{ type: "track", event: "Channel Connected" },
-	{ type: "track", event: "Subscription Upgraded" },
-];
 
 describe("one visitor, hundreds of events at once", () => {
 	it("stores each of 300 parallel events exactly once, reports repeats as duplicates, and reaches every step", async () => {
@@ -32,7 +20,7 @@ describe("one visitor, hundreds of events at once", () => {
 		const start = Date.now() - 3_600_000;
 		// The journey's events first in time (a second apart), then 290 page views of the app.
 		const events = Array.from({ length: 300 }, (_, i) => ({
-			...(JOURNEY[i] ?? { type: "page", context: { page: { path: `/app/page-${i}` } } }),
+			...(DEMO_WALK[i] ?? { type: "page", context: { page: { path: `/app/page-${i}` } } }),
 			anonymousId: visitor,
 			messageId: `${visitor}-${i}`,
 			timestamp: new Date(start + i * 1_000).toISOString(),

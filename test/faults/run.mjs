@@ -9,7 +9,7 @@
 // Prints events sent, acknowledged, stored and the restarts; exits non-zero on any mismatch.
 // Env: FAULTS_SEED (replay a run), FAULTS_VISITORS (default 250), FAULTS_VERBOSE=1 (runtime logs).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,18 +27,8 @@ const FUNNEL_WAIT_MS = 45_000;
 const RUN_TIMEOUT_MS = 6 * 60_000;
 const WRITE_KEY = "demo-write-key";
 const ADMIN = { authorization: "Bearer dev-admin-token" };
-const JOURNEY = [
-	{ type: "page", context: { page: { path: "/blog/remote-work" } } },
-	{ type: "track", event: "Newsletter Subscribed" },
-	{ type: "track", event: "Account Created" },
-	{ type: "track", event: "Trial Started" },
-	{ type: "track", event: "Post Scheduled" },
-	{ type: "track", event: "Analytics Viewed" },
-	{ type: "track", event: "Channel Connected" },
-	{ type: "track", event: "Channel Connected" },
-	{ type: "track", event: "Channel Connected" },
-	{ type: "track", event: "Subscription Upgraded" },
-];
+/** The demo journey, one event per step (test/demo-walk.json, shared with the concurrency test). */
+const JOURNEY = JSON.parse(readFileSync(new URL("../demo-walk.json", import.meta.url), "utf8"));
 
 const tmp = mkdtempSync(join(tmpdir(), "nudge-faults-"));
 let server = null;
