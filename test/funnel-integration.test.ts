@@ -168,7 +168,7 @@ describe("rollup delivery", () => {
 		// As after a failed delivery: the outbox entry backs off for ten minutes.
 		const retryAt = Date.now() + 10 * 60_000;
 		await runInDurableObject(stub(), async (_, state) => {
-			state.storage.sql.exec("UPDATE outbox SET due_at = ?, attempts = 3", retryAt);
+			state.storage.sql.exec("UPDATE rollup_state SET due_at = ?, attempts = 3 WHERE due_at IS NOT NULL", retryAt);
 			await state.storage.setAlarm(retryAt);
 		});
 		await abortAllDurableObjects();

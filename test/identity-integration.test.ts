@@ -183,9 +183,10 @@ describe("erasure and export of a merged identity", () => {
 		const left = await runInDurableObject(visitorStub(env, "demo", { kind: "anonymous", id: phone }), (_, state) => ({
 			events: state.storage.sql.exec("SELECT count(*) AS n FROM events").one().n,
 			hits: state.storage.sql.exec("SELECT count(*) AS n FROM rule_hits").one().n,
-			forward: state.storage.sql.exec("SELECT kind, id FROM forwarding").toArray(),
+			forward: state.storage.sql.exec("SELECT forward_kind AS kind, forward_id AS id FROM visitor WHERE forward_kind IS NOT NULL").toArray(),
+			touch: state.storage.sql.exec("SELECT first_touch FROM visitor").one().first_touch,
 		}));
-		expect(left).toEqual({ events: 0, hits: 0, forward: [{ kind: "user", id: user }] });
+		expect(left).toEqual({ events: 0, hits: 0, forward: [{ kind: "user", id: user }], touch: null });
 		expect((await profileOf(user)).journeys[0]?.completed.map((c) => c.step)).toEqual(["engaged", "subscribed"]);
 	});
 });

@@ -57,14 +57,18 @@ describe("VisitorObject schema", () => {
 			sql.run("INSERT INTO event_counts (type, name, count) VALUES ('page', '', 2)");
 			sql.run("INSERT INTO rule_hits (rule_key, timestamp, message_id) VALUES ('r', 1, 'm1')");
 			sql.run("INSERT INTO progress (journey, step, reached_at) VALUES ('saas', 'engaged', 1)");
-			sql.run("INSERT INTO outbox (journey, site, shard, version, contribution, retention_days, attempts, due_at) VALUES ('saas', 'demo', 3, 2, NULL, 400, 1, 99)");
+			sql.run("INSERT INTO outbox (journey, site, shard, version, contribution, retention_days, attempts, due_at) VALUES ('saas', 'demo', 3, 2, '{\"steps\":[]}', 400, 1, 99)");
 			sql.run("INSERT INTO merged_sources (kind, id, at, released, due_at, rollup_retention_days) VALUES ('anonymous', 'a', 1, 0, 5, 400)");
 			sql.run("INSERT INTO cta_exposure (cta_id, variant_id, views, clicks, first_viewed_at, last_viewed_at) VALUES ('trial', 'b', 3, 1, 10, 20)");
-			sql.run("INSERT INTO rollup_state (journey, shard, version, contribution) VALUES ('saas', 3, 2, '{\"steps\":[]}')");
+			// One journey with a delivery pending (the outbox), one its shard has acknowledged.
+			sql.run("INSERT INTO rollup_state (journey, shard, version, contribution) VALUES ('saas', 3, 2, '{\"steps\":[]}'), ('news', 1, 4, NULL)");
 			sql.run("INSERT INTO cta_touches (message_id, cta_id, variant_id, at) VALUES ('m2', 'trial', 'b', 3)");
+			sql.run("INSERT INTO visitor (singleton, site, kind, id, first_seen, last_seen, event_count) VALUES (1, 'demo', 'anonymous', 'v', 1, 3, 2)");
+			sql.run("INSERT INTO first_touch (singleton, timestamp, touch) VALUES (1, 1, '{\"source\":\"email\"}')");
+			sql.run("INSERT INTO forwarding (singleton, kind, id, at) VALUES (1, 'user', 'u', 7)");
 			migrate(sql, VISITOR_MIGRATIONS);
 			return Object.fromEntries(
-				["events", "event_counts", "rule_hits", "progress", "outbox", "merged_sources", "cta_exposure", "rollup_state", "cta_touches"].map((table) => [
+				["visitor", "events", "event_counts", "rule_hits", "progress", "merged_sources", "cta_exposure", "rollup_state", "cta_touches"].map((table) => [
 					table,
 					sql.all(`SELECT * FROM ${table}`),
 				]),
@@ -77,11 +81,16 @@ describe("VisitorObject schema", () => {
 		expect(rows.event_counts).toEqual([{ type: "page", name: "", count: 2 }]);
 		expect(rows.rule_hits).toEqual([{ rule_key: "r", timestamp: 1, message_id: "m1" }]);
 		expect(rows.progress).toEqual([{ journey: "saas", step: "engaged", reached_at: 1 }]);
-		expect(rows.outbox).toEqual([{ journey: "saas", site: "demo", shard: 3, version: 2, contribution: null, retention_days: 400, attempts: 1, due_at: 99 }]);
 		expect(rows.cta_exposure).toEqual([
 			{ cta_id: "trial", variant_id: "b", views: 3, clicks: 1, dismissals: 0, first_viewed_at: 10, last_viewed_at: 20, last_clicked_at: null, dismissed_at: null },
 		]);
-		expect(rows.rollup_state).toEqual([{ journey: "saas", shard: 3, version: 2, contribution: '{"steps":[]}' }]);
+		expect(rows.rollup_state).toEqual([
+			{ journey: "news", shard: 1, version: 4, contribution: null, retention_days: null, attempts: 0, due_at: null },
+			{ journey: "saas", shard: 3, version: 2, contribution: '{"steps":[]}', retention_days: 400, attempts: 1, due_at: 99 },
+		]);
+		expect(rows.visitor).toEqual([
+			expect.objectContaining({ id: "v", event_count: 2, first_touch_at: 1, first_touch: '{"source":"email"}', forward_kind: "user", forward_id: "u", forwarded_at: 7 }),
+		]);
 		expect(rows.cta_touches).toEqual([{ message_id: "m2", cta_id: "trial", variant_id: "b", at: 3 }]);
 		expect(rows.merged_sources).toEqual([{ kind: "anonymous", id: "a", at: 1, released: 0, due_at: 5, attempts: 0, rollup_retention_days: 400 }]);
 	});

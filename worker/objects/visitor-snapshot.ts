@@ -19,6 +19,9 @@ export type ExposureRow = {
 	dismissed_at: number | null;
 };
 
+/** The visitor's first touch (the earliest event's source) from its row, where one is stored. */
+export const FIRST_TOUCH_QUERY = "SELECT first_touch_at AS timestamp, first_touch AS touch FROM visitor WHERE first_touch IS NOT NULL";
+
 /** Everything a visitor holds that its merged identity needs. */
 export type VisitorSnapshot = {
 	visitor: { first_seen: number; last_seen: number; event_count: number; last_received: number } | null;
@@ -35,7 +38,10 @@ export type VisitorSnapshot = {
 	sources: VisitorKey[];
 };
 
-/** Tables that hold what a visitor did; emptied once a merged visitor's state has moved. */
+/**
+ * Tables that hold what a visitor did; emptied once a merged visitor's state has moved (with
+ * the first touch and counters of its visitor row).
+ */
 export const ACTIVITY_TABLES = [
 	"message_ids",
 	"events",
@@ -44,7 +50,6 @@ export const ACTIVITY_TABLES = [
 	"progress",
 	"cta_exposure",
 	"cta_touches",
-	"first_touch",
 ] as const;
 
 export function takeSnapshot(sql: Sql): VisitorSnapshot {
@@ -60,7 +65,7 @@ export function takeSnapshot(sql: Sql): VisitorSnapshot {
 		progress: sql.all<VisitorSnapshot["progress"][number]>("SELECT journey, step, reached_at FROM progress"),
 		exposures: sql.all<ExposureRow>("SELECT * FROM cta_exposure"),
 		touches: sql.all<VisitorSnapshot["touches"][number]>("SELECT message_id, cta_id, variant_id, at FROM cta_touches"),
-		firstTouch: sql.one<{ timestamp: number; touch: string }>("SELECT timestamp, touch FROM first_touch") ?? null,
+		firstTouch: sql.one<{ timestamp: number; touch: string }>(FIRST_TOUCH_QUERY) ?? null,
 		sources: sql
 			.all<{ kind: "user" | "anonymous"; id: string }>("SELECT kind, id FROM merged_sources")
 			.map(({ kind, id }) => ({ kind, id })),
@@ -167,9 +172,7 @@ export function absorbSnapshot(sql: Sql, snapshot: VisitorSnapshot): Set<string>
 	if (snapshot.firstTouch) {
 		// The earliest touch of either side is where the person came from.
 		sql.run(
-			`INSERT INTO first_touch (singleton, timestamp, touch) VALUES (1, ?1, ?2)
-			 ON CONFLICT (singleton) DO UPDATE SET timestamp = excluded.timestamp, touch = excluded.touch
-			 WHERE excluded.timestamp < first_touch.timestamp`,
+			"UPDATE visitor SET first_touch_at = ?1, first_touch = ?2 WHERE first_touch_at IS NULL OR ?1 < first_touch_at",
 			snapshot.firstTouch.timestamp,
 			snapshot.firstTouch.touch,
 		);
