@@ -7,8 +7,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { visitorStub } from "../worker/objects/names";
 import { migrate, Sql } from "../worker/objects/sql";
-import { VISITOR_MIGRATIONS, VISITOR_SCHEMA } from "../worker/objects/visitor-object";
-import { uniqueId } from "./helpers";
+import { OPTIONAL_TABLES, VISITOR_MIGRATIONS, VISITOR_SCHEMA } from "../worker/objects/visitor-object";
+import { beacon, pageView, profileOf, track, uniqueId } from "./helpers";
 
 type Column = { name: string; type: string; notnull: number; dflt_value: string | null; pk: number };
 
@@ -35,7 +35,10 @@ const stub = () => visitorStub(env, "demo", { kind: "anonymous", id: uniqueId("s
 describe("VisitorObject schema", () => {
 	it("creates for a new visitor exactly what the migrations build step by step", async () => {
 		const fresh = await runInDurableObject(stub(), (_, state) => {
-			migrate(new Sql(state.storage.sql), VISITOR_MIGRATIONS, VISITOR_SCHEMA);
+			const sql = new Sql(state.storage.sql);
+			migrate(sql, VISITOR_MIGRATIONS, VISITOR_SCHEMA);
+			// The tables a visitor creates on first write are part of the schema all the same.
+			for (const table of Object.values(OPTIONAL_TABLES)) sql.run(table);
 			return describeSchema(state.storage.sql);
 		});
 		const upgraded = await runInDurableObject(stub(), (_, state) => {
@@ -93,5 +96,30 @@ describe("VisitorObject schema", () => {
 		]);
 		expect(rows.cta_touches).toEqual([{ message_id: "m2", cta_id: "trial", variant_id: "b", at: 3 }]);
 		expect(rows.merged_sources).toEqual([{ kind: "anonymous", id: "a", at: 1, released: 0, due_at: 5, attempts: 0, rollup_retention_days: 400 }]);
+	});
+
+	it("keeps no CTA or merge tables for a visitor who needs none, and creates them on first use", async () => {
+		const id = uniqueId("lazy");
+		const tables = () =>
+			runInDurableObject(visitorStub(env, "demo", { kind: "anonymous", id }), (_, state) => ({
+				names: state.storage.sql
+					.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('cta_exposure', 'cta_touches', 'merged_sources')")
+					.toArray()
+					.map(({ name }) => name)
+					.sort(),
+				bytes: state.storage.sql.databaseSize,
+			}));
+		expect((await beacon(pageView(id, "/pricing"))).status).toBe(200);
+		const before = await tables();
+		expect(before.names).toEqual([]);
+		// The profile reads them all the same: no CTAs, no merged identities.
+		expect((await profileOf(id)).ctas).toEqual([]);
+
+		const viewed = track(id, "CTA Viewed", { properties: { cta_id: "start-trial", variant_id: "b" } });
+		expect((await beacon(viewed)).status).toBe(200);
+		const after = await tables();
+		expect(after.names).toEqual(["cta_exposure", "cta_touches"]);
+		expect(after.bytes).toBeGreaterThan(before.bytes);
+		expect((await profileOf(id)).ctas).toEqual([expect.objectContaining({ id: "start-trial", variant: "b", views: 1 })]);
 	});
 });

@@ -97,6 +97,54 @@ export class Sql {
 }
 
 /**
+ * Tables created on first write. SQLite gives every table a 4 KiB page of its own however few
+ * rows it holds, and storage is billed by the database's size: a table most objects never write
+ * to costs them nothing until one does. A read of a table not created yet sees no rows. (A
+ * migration that alters such a table must create it first, with IF NOT EXISTS.)
+ */
+export class LazyTables<Name extends string> {
+	private existing: Set<string> | undefined;
+
+	constructor(
+		private readonly sql: Sql,
+		private readonly schema: Readonly<Record<Name, string>>,
+	) {}
+
+	/** Whether the table exists; sqlite_master is read once, then kept up to date here. */
+	has(name: Name): boolean {
+		this.existing ??= new Set(this.sql.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").map((row) => row.name));
+		return this.existing.has(name);
+	}
+
+	/** Every row of a query on the table; none while it does not exist. */
+	read<Row extends Record<string, Value>>(name: Name, query: string, ...params: Value[]): Row[] {
+		return this.has(name) ? this.sql.all<Row>(query, ...params) : [];
+	}
+
+	/** An insert or upsert: the table is created first if it does not exist yet. */
+	write(name: Name, query: string, ...params: Value[]): number {
+		this.create(name);
+		return this.sql.run(query, ...params);
+	}
+
+	/** An update or delete: nothing to do while the table does not exist. */
+	change(name: Name, query: string, ...params: Value[]): number {
+		return this.has(name) ? this.sql.run(query, ...params) : 0;
+	}
+
+	create(name: Name): void {
+		if (this.has(name)) return;
+		this.sql.run(this.schema[name]);
+		this.existing?.add(name);
+	}
+
+	/** After the schema was created or the database wiped: read sqlite_master again when asked. */
+	forget(): void {
+		this.existing = undefined;
+	}
+}
+
+/**
  * Schema changes in order; index + 1 is the version a database has once it ran them. Append
  * only: a database that ran some of them runs the rest.
  */

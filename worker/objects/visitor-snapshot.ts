@@ -5,7 +5,10 @@
  */
 import { eventName } from "../core/events";
 import type { VisitorKey } from "../core/events";
-import type { Sql } from "./sql";
+import type { LazyTables, Sql } from "./sql";
+
+/** The visitor's tables created on first write (`OPTIONAL_TABLES` of the visitor object). */
+export type OptionalTable = "cta_exposure" | "cta_touches" | "merged_sources";
 
 export type ExposureRow = {
 	cta_id: string;
@@ -40,7 +43,7 @@ export type VisitorSnapshot = {
 
 /**
  * Tables that hold what a visitor did; emptied once a merged visitor's state has moved (with
- * the first touch and counters of its visitor row).
+ * the first touch and counters of its visitor row, and its CTA exposure and touches).
  */
 export const ACTIVITY_TABLES = [
 	"message_ids",
@@ -48,11 +51,9 @@ export const ACTIVITY_TABLES = [
 	"event_counts",
 	"rule_hits",
 	"progress",
-	"cta_exposure",
-	"cta_touches",
 ] as const;
 
-export function takeSnapshot(sql: Sql): VisitorSnapshot {
+export function takeSnapshot(sql: Sql, optional: LazyTables<OptionalTable>): VisitorSnapshot {
 	const visitor = sql.one<NonNullable<VisitorSnapshot["visitor"]>>(
 		"SELECT first_seen, last_seen, event_count, last_received FROM visitor WHERE event_count > 0",
 	);
@@ -63,11 +64,11 @@ export function takeSnapshot(sql: Sql): VisitorSnapshot {
 		eventCounts: sql.all<VisitorSnapshot["eventCounts"][number]>("SELECT type, name, count FROM event_counts"),
 		ruleHits: sql.all<VisitorSnapshot["ruleHits"][number]>("SELECT rule_key, timestamp, message_id FROM rule_hits"),
 		progress: sql.all<VisitorSnapshot["progress"][number]>("SELECT journey, step, reached_at FROM progress"),
-		exposures: sql.all<ExposureRow>("SELECT * FROM cta_exposure"),
-		touches: sql.all<VisitorSnapshot["touches"][number]>("SELECT message_id, cta_id, variant_id, at FROM cta_touches"),
+		exposures: optional.read<ExposureRow>("cta_exposure", "SELECT * FROM cta_exposure"),
+		touches: optional.read<VisitorSnapshot["touches"][number]>("cta_touches", "SELECT message_id, cta_id, variant_id, at FROM cta_touches"),
 		firstTouch: sql.one<{ timestamp: number; touch: string }>(FIRST_TOUCH_QUERY) ?? null,
-		sources: sql
-			.all<{ kind: "user" | "anonymous"; id: string }>("SELECT kind, id FROM merged_sources")
+		sources: optional
+			.read<{ kind: "user" | "anonymous"; id: string }>("merged_sources", "SELECT kind, id FROM merged_sources")
 			.map(({ kind, id }) => ({ kind, id })),
 	};
 }
@@ -77,7 +78,7 @@ export function takeSnapshot(sql: Sql): VisitorSnapshot {
  * delivered under both ids) counts once. Returns the rule keys whose hits changed, which the
  * caller trims to the hits that can still matter.
  */
-export function absorbSnapshot(sql: Sql, snapshot: VisitorSnapshot): Set<string> {
+export function absorbSnapshot(sql: Sql, optional: LazyTables<OptionalTable>, snapshot: VisitorSnapshot): Set<string> {
 	const touchedRules = new Set<string>();
 	const ids = JSON.stringify(snapshot.messageIds);
 	const shared = new Set(
@@ -140,7 +141,8 @@ export function absorbSnapshot(sql: Sql, snapshot: VisitorSnapshot): Set<string>
 		);
 	}
 	for (const row of snapshot.exposures) {
-		sql.run(
+		optional.write(
+			"cta_exposure",
 			`INSERT INTO cta_exposure (cta_id, variant_id, views, clicks, dismissals, first_viewed_at, last_viewed_at, last_clicked_at, dismissed_at)
 			 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
 			 ON CONFLICT (cta_id, variant_id) DO UPDATE SET
@@ -161,7 +163,8 @@ export function absorbSnapshot(sql: Sql, snapshot: VisitorSnapshot): Set<string>
 		);
 	}
 	for (const touch of snapshot.touches) {
-		sql.run(
+		optional.write(
+			"cta_touches",
 			"INSERT OR IGNORE INTO cta_touches (message_id, cta_id, variant_id, at) VALUES (?, ?, ?, ?)",
 			touch.message_id,
 			touch.cta_id,
