@@ -428,10 +428,11 @@ ${scales.map(scaleSection).join("\n")}
    past about ${fmt((budget * ASSUMPTIONS.shards) / (ASSUMPTIONS.peakOverAverage * per.flushes * ASSUMPTIONS.shardSkew) * 86_400 / 1e6, 0)} M events a day (with the refresh fixed); the count may grow at any time (visitors keep their shard).
 4. **Storage is most of the cost.** A visitor's database is ${fmt(m.storage.afterFirstEvent / KIB, 1)} KiB after one event: ${fmt(m.storage.afterFirstEvent / 4096)} pages of 4 KiB,
    about one per table (SQLite gives every table and index a page of its own, however few rows it holds). Schema v7
-   dropped three key indexes that were pages of their own, and v8 three tables (the first touch and the forwarding link
-   are columns of the visitor row, the outbox is the rollup state's pending delivery): 64 KiB became 52. Most visitors
-   come once, and each is kept ${ASSUMPTIONS.visitorRetentionDays} days. Creating \`merged_sources\`, \`cta_exposure\` and \`cta_touches\` only
-   when first written would take up to three more pages off a visitor who never merged or saw a CTA; a shorter
+   dropped three key indexes that were pages of their own; v8 three tables (the first touch and the forwarding link
+   are columns of the visitor row, the outbox is the rollup state's pending delivery); CTA exposure, CTA touches and
+   merged identities are now created on first write, and the schema version is a view's name rather than a table:
+   64 KiB became 36. Most visitors come once, and each is kept ${ASSUMPTIONS.visitorRetentionDays} days. What is left is one page per table
+   a first event writes (visitor, message ids, events, counters, rule hits, progress, rollup state); a shorter
    \`visitorRetentionDays\` cuts it in proportion.
 5. **Rows written** are ${fmt(per.visitorRowsWritten, 1)} per event in the visitor (message id, event, counters) and ${fmt(m.returning.shardRowsWrittenPerApply, 0)} per shard update
    (eight breakdown slices of the step reached, and its histograms). Coarser breakdowns are the remaining lever.

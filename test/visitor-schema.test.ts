@@ -122,4 +122,36 @@ describe("VisitorObject schema", () => {
 		expect(after.bytes).toBeGreaterThan(before.bytes);
 		expect((await profileOf(id)).ctas).toEqual([expect.objectContaining({ id: "start-trial", variant: "b", views: 1 })]);
 	});
+
+	it("keeps its version in the schema alone, moving one kept in a table of the old layout", async () => {
+		const version = (storage: SqlStorage) =>
+			storage
+				.exec<{ type: string; name: string }>("SELECT type, name FROM sqlite_master WHERE name LIKE '%schema%' ORDER BY name")
+				.toArray()
+				.map(({ type, name }) => `${type} ${name}`);
+		const moved = await runInDurableObject(stub(), (_, state) => {
+			const sql = new Sql(state.storage.sql);
+			// As every object stored before: the version in a one-row table (a page of its own), one
+			// migration behind.
+			const behind = VISITOR_MIGRATIONS.length - 1;
+			sql.run(VISITOR_MIGRATIONS.slice(0, behind).join(";\n"));
+			sql.run(`CREATE TABLE _schema_version (version INTEGER NOT NULL); INSERT INTO _schema_version VALUES (${behind})`);
+			sql.run("INSERT INTO events (message_id, timestamp, received_at, body) VALUES ('m1', 1, 2, '{}')");
+			const fresh = migrate(sql, VISITOR_MIGRATIONS, VISITOR_SCHEMA);
+			const again = migrate(sql, VISITOR_MIGRATIONS, VISITOR_SCHEMA);
+			const columns = sql.all<{ name: string }>("PRAGMA table_info(visitor)").map(({ name }) => name);
+			return { fresh, again, schema: version(state.storage.sql), events: sql.all("SELECT message_id FROM events"), upgraded: columns.includes("first_touch") };
+		});
+		expect(moved.fresh).toBe(false);
+		expect(moved.again).toBe(false);
+		expect(moved.schema).toEqual([`view _schema_v${VISITOR_MIGRATIONS.length}`]);
+		expect(moved.events).toEqual([{ message_id: "m1" }]);
+		expect(moved.upgraded).toBe(true);
+
+		const created = await runInDurableObject(stub(), (_, state) => {
+			const sql = new Sql(state.storage.sql);
+			return { fresh: migrate(sql, VISITOR_MIGRATIONS, VISITOR_SCHEMA), again: migrate(sql, VISITOR_MIGRATIONS, VISITOR_SCHEMA), schema: version(state.storage.sql) };
+		});
+		expect(created).toEqual({ fresh: true, again: false, schema: [`view _schema_v${VISITOR_MIGRATIONS.length}`] });
+	});
 });

@@ -152,31 +152,48 @@ export type Migrations = readonly string[];
 
 /**
  * Brings the database to the newest version; returns whether it had no schema yet (so nothing
- * stored). Cheap when current: two reads, no DDL. Runs inside the caller's synchronous block, so
- * a half-applied migration never commits.
+ * stored). Cheap when current: one read of the schema, no DDL. Runs inside the caller's
+ * synchronous block, so a half-applied migration never commits.
  *
  * `fresh` is the schema every migration together produces, created in one go for a database that
  * has none yet: a new object then runs one statement batch instead of replaying the history
  * (tables created only to be rebuilt, dropped or altered). It must stay equal to the migrations'
  * result; a test compares the two.
+ *
+ * The version is the name of a view (`_schema_v8`): a view lives in the schema page alone, where
+ * a table of one row took a 4 KiB page of every object's database (Durable Objects refuse
+ * `PRAGMA user_version`). Databases still keeping it in a `_schema_version` table move over.
  */
 export function migrate(sql: Sql, migrations: Migrations, fresh?: string): boolean {
-	if (!hasTables(sql)) {
-		const schema = fresh ?? migrations.join(";\n");
-		sql.run(`CREATE TABLE _schema_version (version INTEGER NOT NULL);
-			INSERT INTO _schema_version (version) VALUES (${migrations.length});
-			${schema}`);
+	const stored = storedVersion(sql);
+	const target = migrations.length;
+	const record = `CREATE VIEW ${VERSION_PREFIX}${target} AS SELECT ${target} AS version`;
+	if (!stored) {
+		sql.run(`${record};\n${fresh ?? migrations.join(";\n")}`);
 		return true;
 	}
-	const current = sql.one<{ version: number }>("SELECT version FROM _schema_version")?.version ?? 0;
-	if (current >= migrations.length) return false;
-	for (const statement of migrations.slice(current)) sql.run(statement);
-	if (current === 0) sql.run("INSERT INTO _schema_version (version) VALUES (?)", migrations.length);
-	else sql.run("UPDATE _schema_version SET version = ?", migrations.length);
+	if (stored.version >= target && stored.in === "view") return false;
+	for (const statement of migrations.slice(stored.version)) sql.run(statement);
+	sql.run(stored.in === "view" ? `DROP VIEW ${VERSION_PREFIX}${stored.version}` : "DROP TABLE _schema_version");
+	sql.run(record);
 	return false;
 }
 
-/** Whether any table exists yet: an object that never stored anything has none. */
+const VERSION_PREFIX = "_schema_v";
+
+/** The schema version and where it is kept, or null for a database with no schema yet. */
+function storedVersion(sql: Sql): { version: number; in: "view" | "table" } | null {
+	const row = sql.one<{ type: string; name: string }>(
+		`SELECT type, name FROM sqlite_master
+		 WHERE (type = 'view' AND name GLOB '${VERSION_PREFIX}[0-9]*') OR (type = 'table' AND name = '_schema_version')
+		 ORDER BY type DESC LIMIT 1`,
+	);
+	if (!row) return null;
+	if (row.type === "view") return { version: Number(row.name.slice(VERSION_PREFIX.length)), in: "view" };
+	return { version: sql.one<{ version: number }>("SELECT version FROM _schema_version")?.version ?? 0, in: "table" };
+}
+
+/** Whether the database has a schema yet: an object that never stored anything has none. */
 export function hasTables(sql: Sql): boolean {
-	return sql.one("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_schema_version'") !== undefined;
+	return storedVersion(sql) !== null;
 }
