@@ -250,7 +250,13 @@ Written by \`npm run bench\`; \`docs/capacity.md\` is built from the same run.
 
 ${table.join("\n")}
 
-Ratios compare with the no-op route of this run: the median of ${noop.runs.length} runs spread over it (${runs}).
+Ratios compare with the no-op route of this run: the median of ${noop.runs.length} runs spread over it (${runs}).${
+	rows.spread?.runs
+		? ` The target's row, \`POST /v1/collect\` for returning visitors, is likewise the median of ${rows.spread.runs.length} runs spread over it (${rows.spread.runs
+				.map((run) => `${fmt(run.rps)} req/s, ${fmt(run.cpuMsPerRequest, 2)} CPU ms/req`)
+				.join("; ")}).`
+		: ""
+}
 At 50 connections the no-op keeps workerd's one thread busy, and its p99 is queueing, not noise: connections are
 served unevenly, the same way in every run${results.unloaded.noop10 ? ` (with 10 connections the same route serves ${fmt(results.unloaded.noop10.rps)} req/s with a p99 of ${fmt(results.unloaded.noop10.p99)} ms)` : ""}.
 CPU ms/req is the CPU time of this run's workerd process (the worker and every Durable Object in it, the alarms and
