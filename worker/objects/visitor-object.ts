@@ -225,7 +225,8 @@ export const VISITOR_SCHEMA = `CREATE TABLE visitor (
 /**
  * Tables most visitors never write to, created on first write (`LazyTables`): a visitor who
  * never saw a CTA or merged an identity keeps three 4 KiB pages fewer. Part of the schema all
- * the same: `VISITOR_SCHEMA` plus these is what the migrations build.
+ * the same: `VISITOR_SCHEMA` plus these is what the migrations build. A later migration that
+ * changes one of them must first create it as it stands (CREATE TABLE IF NOT EXISTS).
  */
 export const OPTIONAL_TABLES: Readonly<Record<OptionalTable, string>> = {
 	cta_exposure: `CREATE TABLE cta_exposure (
