@@ -132,7 +132,7 @@ export class LazyTables<Name extends string> {
 		return this.has(name) ? this.sql.run(query, ...params) : 0;
 	}
 
-	create(name: Name): void {
+	private create(name: Name): void {
 		if (this.has(name)) return;
 		this.sql.run(this.schema[name]);
 		this.existing?.add(name);
@@ -194,6 +194,6 @@ function storedVersion(sql: Sql): { version: number; in: "view" | "table" } | nu
 }
 
 /** Whether the database has a schema yet: an object that never stored anything has none. */
-export function hasTables(sql: Sql): boolean {
+export function hasSchema(sql: Sql): boolean {
 	return storedVersion(sql) !== null;
 }

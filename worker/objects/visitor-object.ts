@@ -45,10 +45,10 @@ import {
 	type CtaTouch,
 } from "../core/rollup";
 import { rollupStub, visitorStub } from "./names";
-import { hasTables, isolateUsage, LazyTables, migrate, Sql, type IsolateUsage, type Migrations, type SqlUsage } from "./sql";
+import { hasSchema, isolateUsage, LazyTables, migrate, Sql, type IsolateUsage, type Migrations, type SqlUsage } from "./sql";
 import {
 	absorbSnapshot,
-	ACTIVITY_TABLES,
+	clearActivity,
 	FIRST_TOUCH_QUERY,
 	takeSnapshot,
 	type ExposureRow,
@@ -547,10 +547,7 @@ export class VisitorObject extends DurableObject<Env> {
 		if (!current || !sameKey(current, target)) return false;
 		this.known = undefined;
 		this.retractContributions(rollupRetentionDays);
-		for (const table of ACTIVITY_TABLES) this.sql.run(`DELETE FROM ${table}`);
-		this.optional.change("cta_exposure", "DELETE FROM cta_exposure");
-		this.optional.change("cta_touches", "DELETE FROM cta_touches");
-		this.sql.run("UPDATE visitor SET event_count = 0, user_id = NULL, first_touch_at = NULL, first_touch = NULL");
+		clearActivity(this.sql, this.optional);
 		this.armAlarm();
 		return true;
 	}
@@ -1126,7 +1123,7 @@ export class VisitorObject extends DurableObject<Env> {
 	 * Reads never create tables: probing for a visitor must leave no trace.
 	 */
 	private existing(): boolean {
-		if (!this.schemaReady && !hasTables(this.sql)) return false;
+		if (!this.schemaReady && !hasSchema(this.sql)) return false;
 		this.ensureSchema();
 		return true;
 	}

@@ -41,17 +41,19 @@ export type VisitorSnapshot = {
 	sources: VisitorKey[];
 };
 
+/** Tables that hold what a visitor did; emptied once a merged visitor's state has moved. */
+const ACTIVITY_TABLES = ["message_ids", "events", "event_counts", "rule_hits", "progress"] as const;
+const OPTIONAL_ACTIVITY_TABLES = ["cta_exposure", "cta_touches"] as const satisfies readonly OptionalTable[];
+
 /**
- * Tables that hold what a visitor did; emptied once a merged visitor's state has moved (with
- * the first touch and counters of its visitor row, and its CTA exposure and touches).
+ * Empties what a visitor did, once the identity it merged into has stored it: the activity
+ * tables, and the first touch and counters of its row. The row and the link it forwards by stay.
  */
-export const ACTIVITY_TABLES = [
-	"message_ids",
-	"events",
-	"event_counts",
-	"rule_hits",
-	"progress",
-] as const;
+export function clearActivity(sql: Sql, optional: LazyTables<OptionalTable>): void {
+	for (const table of ACTIVITY_TABLES) sql.run(`DELETE FROM ${table}`);
+	for (const table of OPTIONAL_ACTIVITY_TABLES) optional.change(table, `DELETE FROM ${table}`);
+	sql.run("UPDATE visitor SET event_count = 0, user_id = NULL, first_touch_at = NULL, first_touch = NULL");
+}
 
 export function takeSnapshot(sql: Sql, optional: LazyTables<OptionalTable>): VisitorSnapshot {
 	const visitor = sql.one<NonNullable<VisitorSnapshot["visitor"]>>(
